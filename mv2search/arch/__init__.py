@@ -1,0 +1,18 @@
+"""Architecture: the spec, the blocks, the generic builder, the published presets, the timm converter."""
+
+from mv2search.arch.model import MobileViTv2, build_model
+from mv2search.arch.presets import PRESETS, get_preset, mobilevit_v1, mobilevitv2
+from mv2search.arch.spec import ATTN_TYPES, ArchSpec, make_divisible, resolve_widths
+
+__all__ = [
+    "ATTN_TYPES",
+    "ArchSpec",
+    "MobileViTv2",
+    "PRESETS",
+    "build_model",
+    "get_preset",
+    "make_divisible",
+    "mobilevit_v1",
+    "mobilevitv2",
+    "resolve_widths",
+]
