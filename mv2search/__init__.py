@@ -1,4 +1,5 @@
-"""mv2search: hardware-aware architecture search and scaling studies of MobileViTv2-family models."""
+"""mv2search: hardware-aware architecture search and scaling studies of MobileViTv2-family
+models."""
 
 from mv2search.arch import PRESETS, ArchSpec, build_model, get_preset
 

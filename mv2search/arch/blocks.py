@@ -1,16 +1,20 @@
 """The building blocks of the MobileViTv2 family, in dependency order.
 
-Every block takes plain typed scalars, never a spec. Module attribute names are checkpoint keys and equal
-timm's (`conv1_1x1.conv`, `transformer.0.attn.qkv_proj`, ...), so a timm state dict maps one to one.
+Every block takes plain typed scalars, never a spec. Module attribute names are checkpoint keys and
+equal timm's (`conv1_1x1.conv`, `transformer.0.attn.qkv_proj`, ...), so a timm state dict maps one
+to one.
 
-Token layouts inside a MobileViT block (B batch, C channels, d attention dim, P = patch_size**2 pixels per
-patch, N patches):
+Token layouts inside a MobileViT block (B batch, C channels, d attention dim, P = patch_size**2
+pixels per patch, N patches):
 - separable (v2) layers run channels-first on `B x d x P x N` with 1x1 convs, as in timm/cvnets;
-- mha (v1) and additive (SwiftFormer) layers run channels-last on `(B*P) x N x d` with linear layers.
-In both, attention mixes the N patches of one pixel position; the P positions are independent sequences.
+- mha (v1) and additive (SwiftFormer) layers run channels-last on `(B*P) x N x d` with linear
+  layers.
+In both, attention mixes the N patches of one pixel position; the P positions are independent
+sequences.
 
 References:
-    .. [MobileViTv2] Mehta & Rastegari, Separable Self-attention for Mobile Vision Transformers, arXiv 2206.02680.
+    .. [MobileViTv2] Mehta & Rastegari, Separable Self-attention for Mobile Vision
+        Transformers, arXiv 2206.02680.
     .. [MobileViT] Mehta & Rastegari, MobileViT, arXiv 2110.02178.
     .. [SwiftFormer] Shaker et al., SwiftFormer, arXiv 2303.15446.
 """
@@ -50,7 +54,13 @@ class ConvNormAct(nn.Module):
     ) -> None:
         super().__init__()
         self.conv = nn.Conv2d(
-            in_channels, out_channels, kernel_size, stride, kernel_size // 2, groups=groups, bias=False
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            kernel_size // 2,
+            groups=groups,
+            bias=False,
         )
         self.bn = nn.BatchNorm2d(out_channels)
         self.act = nn.SiLU() if act else nn.Identity()
@@ -65,10 +75,14 @@ class InvertedResidual(nn.Module):
     The identity shortcut is added when `stride == 1` and `in_channels == out_channels`.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int, hidden_channels: int) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, stride: int, hidden_channels: int
+    ) -> None:
         super().__init__()
         self.conv1_1x1 = ConvNormAct(in_channels, hidden_channels, 1)
-        self.conv2_kxk = ConvNormAct(hidden_channels, hidden_channels, 3, stride, groups=hidden_channels)
+        self.conv2_kxk = ConvNormAct(
+            hidden_channels, hidden_channels, 3, stride, groups=hidden_channels
+        )
         self.conv3_1x1 = ConvNormAct(hidden_channels, out_channels, 1, act=False)
         self.has_shortcut = stride == 1 and in_channels == out_channels
 
@@ -106,8 +120,8 @@ class Mlp(nn.Module):
 class LinearSelfAttention(nn.Module):
     """Separable self-attention [MobileViTv2] on `B x d x P x N`, linear in N.
 
-    qkv_proj gives [I (1 channel), K (d), V (d)]; c_s = softmax_N(I); c_v = sum_N(c_s * K) (`B x d x P x 1`);
-    y = out_proj(ReLU(V) * c_v). Parameters: 3d^2 + 4d + 1.
+    qkv_proj gives [I (1 channel), K (d), V (d)]; c_s = softmax_N(I); c_v = sum_N(c_s * K)
+    (`B x d x P x 1`); y = out_proj(ReLU(V) * c_v). Parameters: 3d^2 + 4d + 1.
     """
 
     def __init__(self, dim: int) -> None:
@@ -160,7 +174,8 @@ class MultiHeadAttention(nn.Module):
 
 
 class TransformerBlock(nn.Module):
-    """Pre-norm ViT layer of MobileViTv1: x + MHA(LN(x)); x + FFN(LN(x)). Parameters: 8d^2 + 11d (h=2d)."""
+    """Pre-norm ViT layer of MobileViTv1: x + MHA(LN(x)); x + FFN(LN(x)). Parameters: 8d^2 + 11d
+    (h=2d)."""
 
     def __init__(self, dim: int, ffn_hidden: int, num_heads: int) -> None:
         super().__init__()
@@ -199,7 +214,8 @@ class AdditiveAttention(nn.Module):
 
 
 class AdditiveTransformerBlock(nn.Module):
-    """Pre-norm layer with additive attention: x + EAA(LN(x)); x + FFN(LN(x)). Params: 8d^2 + 12d (h=2d)."""
+    """Pre-norm layer with additive attention: x + EAA(LN(x)); x + FFN(LN(x)). Params: 8d^2 + 12d
+    (h=2d)."""
 
     def __init__(self, dim: int, ffn_hidden: int) -> None:
         super().__init__()
@@ -224,12 +240,13 @@ def _attention_layer(attn_type: str, dim: int, ffn_hidden: int, num_heads: int) 
 
 
 class MobileViTBlock(nn.Module):
-    """MobileViT block: local 3x3 + 1x1 -> unfold -> attention layers -> norm -> fold -> 1x1 projection.
+    """MobileViT block: local convs -> unfold -> attention layers -> norm -> fold -> projection.
 
-    Style "v2" [MobileViTv2]: depthwise local conv, linear projection, no fusion; an input whose side is not
-    a multiple of the patch is first resized up (bilinear, align_corners=True) and the output keeps that size.
-    Style "v1" [MobileViT]: full local conv, SiLU after the projection, then concat [input, output] -> 3x3
-    fusion conv; a non-divisible map is resized for the tokens only (align_corners=False) and back.
+    Style "v2" [MobileViTv2]: depthwise local conv, linear projection, no fusion; an input whose
+    side is not a multiple of the patch is first resized up (bilinear, align_corners=True) and the
+    output keeps that size. Style "v1" [MobileViT]: full local conv, SiLU after the projection,
+    then concat [input, output] -> 3x3 fusion conv; a non-divisible map is resized for the tokens
+    only (align_corners=False) and back.
     """
 
     def __init__(
@@ -287,7 +304,8 @@ class MobileViTBlock(nn.Module):
     def _fold(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         p = self.patch_size
         nh, nw = size[0] // p, size[1] // p
-        if self.channels_last:  # (B*P) x N x d -> B x p x p x nh x nw x d -> B x d x nh x p x nw x p
+        if self.channels_last:
+            # (B*P) x N x d -> B x p x p x nh x nw x d -> B x d x nh x p x nw x p
             dim = x.shape[-1]
             x = x.reshape(-1, p, p, nh, nw, dim).permute(0, 5, 3, 1, 4, 2)
         else:  # B x d x P x N -> B x d x p x p x nh x nw -> B x d x nh x p x nw x p

@@ -1,8 +1,9 @@
 """`build_model(spec)`: one generic builder for every member of the MobileViTv2 family.
 
-Layout (timm's module names, so state dicts map one to one): `stem`, `stages.0` ... `stages.4` (each an
-`nn.Sequential` of inverted-residual blocks, then a `MobileViTBlock` in stages 3-5 unless the stage's
-attention type is "none"), an optional `final_conv` (1x1 expansion, MobileViTv1), and `head.fc`.
+Layout (timm's module names, so state dicts map one to one): `stem`, `stages.0` ... `stages.4`
+(each an `nn.Sequential` of inverted-residual blocks, then a `MobileViTBlock` in stages 3-5 unless
+the stage's attention type is "none"), an optional `final_conv` (1x1 expansion, MobileViTv1), and
+`head.fc`.
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ class MobileViTv2(nn.Module):
         widths = resolve_widths(spec)
         self.stem = ConvNormAct(3, widths.stem, 3, stride=2)
         stages, in_channels = [], widths.stem
-        for index, (depth, out_channels) in enumerate(zip(spec.ir_depths, widths.stages)):
+        for index, (depth, out_channels) in enumerate(
+            zip(spec.ir_depths, widths.stages, strict=True)
+        ):
             blocks: list[nn.Module] = []
             for j in range(depth):
                 stride = STAGE_STRIDES[index] if j == 0 else 1
@@ -77,7 +80,8 @@ class MobileViTv2(nn.Module):
         return self.final_conv(self.stages(self.stem(x)))
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        """Feature map -> `B x num_classes` logits (or `B x C` pooled features with `pre_logits`)."""
+        """Feature map -> `B x num_classes` logits (or `B x C` pooled features with
+        `pre_logits`)."""
         return self.head(x, pre_logits=pre_logits)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,7 @@
 """The published models as data: MobileViTv2 (alpha 0.5 ... 2.0) and MobileViTv1 (XXS, XS, S).
 
-Parameter counts equal timm 1.0.31 exactly (architecture.md 2.1 and 2.4); `tests/arch/test_presets.py`
-checks them and the fvcore MACs.
+Parameter counts equal timm 1.0.31 exactly (architecture.md 2.1 and 2.4);
+`tests/arch/test_presets.py` checks them and the fvcore MACs.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ def mobilevitv2(width_multiplier: float, **changes: object) -> ArchSpec:
 
 
 def mobilevit_v1(variant: str) -> ArchSpec:
-    """MobileViTv1 XXS, XS or S (architecture.md 3.2): mha attention, v1 fusion blocks, 1x1 expansion."""
+    """MobileViTv1 XXS, XS or S (architecture.md 3.2): mha attention, v1 fusion blocks, 1x1
+    expansion."""
     table = {
         # stem + stages 1..5, attention dims, MV2 expansion, expansion-conv channels
         "xxs": ((16, 16, 24, 48, 64, 80), (64, 80, 96), 2.0, 320),

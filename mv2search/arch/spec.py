@@ -1,22 +1,24 @@
 """`ArchSpec`: one frozen dataclass that fully describes a MobileViTv2-family network.
 
-The spec holds the global factors a researcher varies (width multiplier, resolution, depths, attention
-type per stage); `resolve_widths` turns them into concrete channel counts with ONE rounding rule.
+The spec holds the global factors a researcher varies (width multiplier, resolution, depths,
+attention type per stage); `resolve_widths` turns them into concrete channel counts with ONE
+rounding rule.
 
-Channel-rounding rule (fixed; it is part of what a spec means). We use the cvnets reference definition
-(architecture.md 1.2), for every width multiplier, published or not:
+Channel-rounding rule (fixed; it is part of what a spec means). We use the cvnets reference
+definition (architecture.md 1.2), for every width multiplier, published or not:
 
-- `make_divisible(v, divisor)`: round `v` to the nearest multiple of `divisor` (at least `divisor`); if that
-  lost more than 10 %, add one divisor.
+- `make_divisible(v, divisor)`: round `v` to the nearest multiple of `divisor` (at least
+  `divisor`); if that lost more than 10 %, add one divisor.
 - stem = make_divisible(clamp(32 * alpha, 16, 64), 8); stage 1 = make_divisible(64 * alpha, 16);
   stages 2-5 = make_divisible((128, 256, 384, 512) * alpha, 8);
   attention dims of stages 3-5 = make_divisible((128, 192, 256) * alpha, 8).
-- FFN hidden width = max(16, floor(attn_dim * ffn_multiplier / 16) * 16); inverted-residual hidden width =
-  make_divisible(round(in_channels * expand_ratio), 8).
+- FFN hidden width = max(16, floor(attn_dim * ffn_multiplier / 16) * 16);
+  inverted-residual hidden width = make_divisible(round(in_channels * expand_ratio), 8).
 
-For the seven published alphas this gives exactly the widths of cvnets and timm. Where timm differs (e.g.
-alpha = 0.6: timm's stem is 19 channels), we keep cvnets' choice, so that every width is a multiple of 8.
-A spec may instead give explicit `channels` and `attn_dims` (the MobileViTv1 presets do).
+For the seven published alphas this gives exactly the widths of cvnets and timm. Where timm differs
+(e.g. alpha = 0.6: timm's stem is 19 channels), we keep cvnets' choice, so that every width is a
+multiple of 8. A spec may instead give explicit `channels` and `attn_dims` (the MobileViTv1 presets
+do).
 """
 
 from __future__ import annotations
@@ -78,11 +80,13 @@ def ir_hidden(in_channels: int, expand_ratio: float) -> int:
 
 @dataclass(frozen=True)
 class ArchSpec:
-    """A complete description of one MobileViTv2-family network (see the module docstring for widths).
+    """A complete description of one MobileViTv2-family network (see the module docstring for
+    widths).
 
-    Stage layout: a stem (3x3 conv, stride 2), five stages of inverted-residual (MV2) blocks whose first
-    block has stride (1, 2, 2, 2, 2), a MobileViT block after the MV2 blocks of stages 3-5 unless that stage's
-    attention type is "none", an optional 1x1 expansion conv, global average pooling and a linear classifier.
+    Stage layout: a stem (3x3 conv, stride 2), five stages of inverted-residual (MV2) blocks whose
+    first block has stride (1, 2, 2, 2, 2), a MobileViT block after the MV2 blocks of stages 3-5
+    unless that stage's attention type is "none", an optional 1x1 expansion conv, global average
+    pooling and a linear classifier.
     """
 
     # Width multiplier alpha of the MobileViTv2 family (1.0 = mobilevitv2_100).
@@ -105,7 +109,8 @@ class ArchSpec:
     num_classes: int = 1000
     # Heads of multi-head attention (only used by "mha").
     num_heads: int = 4
-    # MobileViT block style: "v2" (depthwise local conv, no fusion) or "v1" (full conv, concat fusion).
+    # MobileViT block style: "v2" (depthwise local conv, no fusion) or "v1" (full conv, concat
+    # fusion).
     block_style: str = "v2"
     # Channels of the 1x1 conv before pooling (0 = none, as in v2; MobileViTv1 uses it).
     head_conv_channels: int = 0
@@ -135,13 +140,17 @@ class ArchSpec:
         _check_int_tuple("ir_depths", self.ir_depths, NUM_IR_STAGES, 1, 16)
         _check_int_tuple("attn_blocks", self.attn_blocks, NUM_ATTN_STAGES, 0, 16)
         _check_length("attn_types", self.attn_types, NUM_ATTN_STAGES)
-        for stage, (kind, blocks) in enumerate(zip(self.attn_types, self.attn_blocks), start=3):
+        for stage, (kind, blocks) in enumerate(
+            zip(self.attn_types, self.attn_blocks, strict=True), start=3
+        ):
             if kind not in ATTN_TYPES:
-                raise ValueError(f"attn_types: stage {stage} has {kind!r}; allowed: {list(ATTN_TYPES)}")
+                raise ValueError(
+                    f"attn_types: stage {stage} has {kind!r}; allowed: {list(ATTN_TYPES)}"
+                )
             if (kind == "none") != (blocks == 0):
                 raise ValueError(
-                    f"attn_types/attn_blocks: stage {stage} has type {kind!r} with {blocks} attention "
-                    "layers; a stage has 0 layers exactly when its type is 'none'"
+                    f"attn_types/attn_blocks: stage {stage} has type {kind!r} with {blocks} "
+                    "attention layers; a stage has 0 layers exactly when its type is 'none'"
                 )
         _check_int("patch_size", self.patch_size, 1, 8)
         _check_number("ffn_multiplier", self.ffn_multiplier, 0.25, 8.0)
@@ -160,10 +169,13 @@ class ArchSpec:
                 )
         if self.attn_dims is not None:
             _check_int_tuple("attn_dims", self.attn_dims, NUM_ATTN_STAGES, 1, 8192)
-        for stage, (kind, dim) in enumerate(zip(self.attn_types, resolve_widths(self).attn_dims), 3):
+        for stage, (kind, dim) in enumerate(
+            zip(self.attn_types, resolve_widths(self).attn_dims, strict=True), 3
+        ):
             if kind == "mha" and dim % self.num_heads:
                 raise ValueError(
-                    f"num_heads: {self.num_heads} does not divide the stage-{stage} attention dim {dim}; "
+                    f"num_heads: {self.num_heads} does not divide the stage-{stage} attention dim "
+                    f"{dim}; "
                     "allowed: a divisor of every mha stage's attention dim"
                 )
 
@@ -223,7 +235,9 @@ class ArchSpec:
 
         source = "<string>"
         text = str(path_or_text)
-        if isinstance(path_or_text, Path) or (len(text) < 4096 and text.endswith((".yaml", ".yml"))):
+        if isinstance(path_or_text, Path) or (
+            len(text) < 4096 and text.endswith((".yaml", ".yml"))
+        ):
             path = Path(path_or_text)
             if not path.is_file():
                 raise ValueError(f"{path}: spec file not found")
@@ -289,7 +303,9 @@ def resolve_widths(spec: ArchSpec) -> Widths:
 
 def _check_int(name: str, value: Any, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(f"{name}: {value!r} is not allowed; expected an integer in [{low}, {high}]")
+        raise ValueError(
+            f"{name}: {value!r} is not allowed; expected an integer in [{low}, {high}]"
+        )
 
 
 def _check_number(name: str, value: Any, low: float, high: float) -> None:

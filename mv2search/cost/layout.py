@@ -45,7 +45,7 @@ def layout(spec: ArchSpec) -> list[Block]:
     side = spec.image_size
     blocks = [Block("stem", 3, widths.stem, side, stride=2)]
     side, channels = conv_side(side, 2), widths.stem
-    for index, (depth, out_channels) in enumerate(zip(spec.ir_depths, widths.stages)):
+    for index, (depth, out_channels) in enumerate(zip(spec.ir_depths, widths.stages, strict=True)):
         for j in range(depth):
             stride = STAGE_STRIDES[index] if j == 0 else 1
             hidden = ir_hidden(channels, spec.expand_ratio)

@@ -1,20 +1,23 @@
 """Analytic multiply-accumulate counts (MACs) from the spec, in fvcore's convention.
 
-Convention: we count MACs, not FLOPs (FLOPs = 2 x MACs; the MobileViT papers' "FLOPs" are MACs). A count is
-what fvcore reports for the built model in eval mode with batch 1, plus the attention matmuls of `mha`:
-- conv: C_out (C_in / groups) k^2 per output pixel; linear and matmul: one MAC per multiply; no bias terms;
-- BatchNorm (eval): 2 per element; GroupNorm and LayerNorm: 5 per element; global average pooling: 1 per
-  input element; bilinear upsampling: 4 per output element (fvcore's estimates);
-- multi-head attention (`F.scaled_dot_product_attention`, which fvcore skips; `FVCORE_HANDLES` adds it):
-  Q K^T plus A V = 2 P N^2 d per layer;
+Convention: we count MACs, not FLOPs (FLOPs = 2 x MACs; the MobileViT papers' "FLOPs" are MACs). A
+count is what fvcore reports for the built model in eval mode with batch 1, plus the attention
+matmuls of `mha`:
+- conv: C_out (C_in / groups) k^2 per output pixel; linear and matmul: one MAC per multiply; no
+  bias terms;
+- BatchNorm (eval): 2 per element; GroupNorm and LayerNorm: 5 per element; global average
+  pooling: 1 per input element; bilinear upsampling: 4 per output element (fvcore's estimates);
+- multi-head attention (`F.scaled_dot_product_attention`, which fvcore skips; `FVCORE_HANDLES`
+  adds it): Q K^T plus A V = 2 P N^2 d per layer;
 - element-wise ops (activations, softmax, the products and sums of separable/additive attention, L2
-  normalisation) are not counted. They are bounded: a separable layer does about 5 d P N of them against
-  (7 d^2 + d) P N MACs, under 1.2 % of the layer at d >= 64.
+  normalisation) are not counted. They are bounded: a separable layer does about 5 d P N of them
+  against (7 d^2 + d) P N MACs, under 1.2 % of the layer at d >= 64.
 
-At 256 x 256 this reproduces the fvcore totals of timm's MobileViTv2 models (architecture.md 2.1) and timm's
-published GMACs of MobileViTv1 (2.4), which include the attention matmuls.
+At 256 x 256 this reproduces the fvcore totals of timm's MobileViTv2 models (architecture.md 2.1)
+and timm's published GMACs of MobileViTv1 (2.4), which include the attention matmuls.
 
-Per block (H input side, H' output side, C channels, d attention dim, h FFN hidden, T = tokens = P N):
+Per block (H input side, H' output side, C channels, d attention dim, h FFN hidden,
+T = P N tokens):
 - stem: H'^2 (27 C0 + 2 C0)
 - MV2 (in -> e -> out, stride s): H^2 (in e + 2e) + H'^2 (9e + 2e + e out + 2 out)
 - MobileViTv2 block: H^2 (9C + 2C + C d) + L layers + 5 d T + T (d C + 2C)
@@ -29,7 +32,7 @@ from typing import Any
 from mv2search.arch.spec import ArchSpec
 from mv2search.cost.layout import Block, conv_side, layout
 
-__all__ = ["count_macs", "attention_layer_macs", "FVCORE_HANDLES"]
+__all__ = ["count_macs", "block_macs", "attention_layer_macs", "FVCORE_HANDLES"]
 
 
 def attention_layer_macs(attn_type: str, dim: int, hidden: int, tokens: int, patches: int) -> int:
@@ -51,7 +54,9 @@ def attention_layer_macs(attn_type: str, dim: int, hidden: int, tokens: int, pat
     elif attn_type == "mha":
         attention = tokens * 4 * dim * dim + 2 * tokens * patches * dim
     elif attn_type == "additive":
-        attention = tokens * (4 * dim * dim + 2 * dim)  # q, k, proj, final + the two pooling matmuls
+        attention = tokens * (
+            4 * dim * dim + 2 * dim
+        )  # q, k, proj, final + the two pooling matmuls
     else:
         raise ValueError(f"attn_type: {attn_type!r}; allowed: 'separable', 'mha', 'additive'")
     return attention + norms_and_ffn
@@ -79,13 +84,16 @@ def _mvit_macs(block: Block, patch_size: int, style: str) -> int:
     return macs
 
 
-def _block_macs(block: Block, spec: ArchSpec) -> int:
+def block_macs(block: Block, spec: ArchSpec) -> int:
+    """MACs of one block of `layout(spec)` (convention in the module docstring)."""
     side, c_in, c_out = block.side, block.in_channels, block.out_channels
     if block.kind == "stem":
         return conv_side(side, 2) ** 2 * (27 * c_out + 2 * c_out)
     if block.kind == "mv2":
         e, out_side = block.hidden, conv_side(side, block.stride)
-        return side * side * (c_in * e + 2 * e) + out_side**2 * (9 * e + 2 * e + e * c_out + 2 * c_out)
+        return side * side * (c_in * e + 2 * e) + out_side**2 * (
+            9 * e + 2 * e + e * c_out + 2 * c_out
+        )
     if block.kind == "mvit":
         return _mvit_macs(block, spec.patch_size, spec.block_style)
     if block.kind == "final_conv":
@@ -102,12 +110,12 @@ def count_macs(spec: ArchSpec) -> int:
     Returns:
         MACs per image; agrees with fvcore (with `FVCORE_HANDLES`) on the built model within 0.5 %.
     """
-    return sum(_block_macs(block, spec) for block in layout(spec))
+    return sum(block_macs(block, spec) for block in layout(spec))
 
 
 def _sdpa_macs(inputs: list[Any], outputs: list[Any]) -> int:
-    # aten::scaled_dot_product_attention(query B x h x N x e, key B x h x S x e, value B x h x S x f):
-    # Q K^T is B h N S e MACs, A V is B h N S f.
+    # aten::scaled_dot_product_attention(query B x h x N x e, key B x h x S x e, value B x h x S x
+    # f): Q K^T is B h N S e MACs, A V is B h N S f.
     from fvcore.nn.jit_handles import get_shape
 
     *batch, n, e = get_shape(inputs[0])

@@ -16,11 +16,12 @@ from __future__ import annotations
 from mv2search.arch.spec import ArchSpec
 from mv2search.cost.layout import Block, layout
 
-__all__ = ["count_params", "attention_layer_params"]
+__all__ = ["count_params", "block_params", "attention_layer_params"]
 
 
 def attention_layer_params(attn_type: str, dim: int, hidden: int) -> int:
-    """Parameters of one attention layer (attention + FFN + two norms) of width `dim`, FFN `hidden`."""
+    """Parameters of one attention layer (attention + FFN + two norms) of width `dim`, FFN
+    `hidden`."""
     norms_and_ffn = 4 * dim + 2 * dim * hidden + hidden + dim
     attention = {
         "separable": 3 * dim * dim + 4 * dim + 1,
@@ -30,7 +31,8 @@ def attention_layer_params(attn_type: str, dim: int, hidden: int) -> int:
     return attention + norms_and_ffn
 
 
-def _block_params(block: Block, style: str) -> int:
+def block_params(block: Block, style: str) -> int:
+    """Parameters of one block of `layout(spec)`; `style` is the spec's `block_style`."""
     c, d = block.in_channels, block.attn_dim
     if block.kind == "stem":
         return 27 * block.out_channels + 2 * block.out_channels
@@ -56,4 +58,4 @@ def count_params(spec: ArchSpec) -> int:
     Returns:
         The parameter count; equals `sum(p.numel() for p in build_model(spec).parameters())`.
     """
-    return sum(_block_params(block, spec.block_style) for block in layout(spec))
+    return sum(block_params(block, spec.block_style) for block in layout(spec))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 
 import torch
 from torch import nn
@@ -18,7 +19,8 @@ def fvcore_macs(model: nn.Module, image_size: int, with_attention_matmuls: bool 
     Args:
         model: The network (its train/eval mode is restored afterwards).
         image_size: Input side in pixels.
-        with_attention_matmuls: Add `FVCORE_HANDLES` (attention matmuls inside fused SDPA); without it the
+        with_attention_matmuls: Add `FVCORE_HANDLES` (attention matmuls inside fused SDPA); without
+        it the
             count equals plain fvcore's, as in timm's model tables.
 
     Returns:
@@ -34,6 +36,8 @@ def fvcore_macs(model: nn.Module, image_size: int, with_attention_matmuls: bool 
             analysis.set_op_handle(**FVCORE_HANDLES)
         analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
         logging.getLogger("fvcore.nn.jit_analysis").setLevel(logging.ERROR)
-        return int(analysis.total())
+        with warnings.catch_warnings():  # fvcore traces with TorchScript, deprecated in torch 2.x
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return int(analysis.total())
     finally:
         model.train(was_training)
