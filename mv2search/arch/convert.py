@@ -3,7 +3,8 @@
 Our module names are timm's, so a timm state dict maps one to one (the keys and shapes of timm
 1.0.31 are listed in shared/reference/). The official cvnets checkpoints are published in this
 format by timm (`timm/mobilevitv2_100.cvnets_in1k`); raw cvnets-format keys
-(`layer_1.0.block.exp_1x1...`) are not mapped. Checks are strict: the first missing, unexpected or
+(`layer_1.0.block.exp_1x1...`, MobileViTv1 and v2) are renamed to timm's by
+`mv2search.arch.cvnets` when detected. Checks are strict: the first missing, unexpected or
 mis-shaped key is named in the error.
 """
 
@@ -15,10 +16,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from mv2search.arch.cvnets import cvnets_to_timm, is_cvnets_state_dict
+
 __all__ = ["load_timm_state_dict", "read_checkpoint", "HEAD_KEYS"]
 
 HEAD_KEYS = ("head.fc.weight", "head.fc.bias")
-_CONTAINER_KEYS = ("state_dict_ema", "model_ema", "state_dict", "model")
+_CONTAINER_KEYS = ("state_dict_ema", "model_ema", "state_dict", "model_state_dict", "model")
 _PREFIXES = ("module.", "_orig_mod.", "model.")
 
 
@@ -84,15 +87,17 @@ def load_timm_state_dict(
 
     Args:
         model: A model from `build_model(spec)` whose spec matches the checkpoint's architecture.
-        state_dict: The timm weights (e.g. from `read_checkpoint`).
+        state_dict: The timm weights (e.g. from `read_checkpoint`); raw ml-cvnets weights are
+            detected and renamed (`mv2search.arch.cvnets`).
         ignore_head: Keep the model's own classifier (`head.fc`) instead of loading it, to
-        fine-tune on
-            another number of classes.
+            fine-tune on another number of classes.
 
     Raises:
         ValueError: naming the first key that is missing, unexpected or of the wrong shape.
     """
     state_dict = unwrap_state_dict(state_dict)
+    if is_cvnets_state_dict(state_dict):  # raw ml-cvnets checkpoint: rename to timm keys
+        state_dict = cvnets_to_timm(state_dict)
     target = model.state_dict()
     skip = set(HEAD_KEYS) if ignore_head else set()
     for key, tensor in target.items():
