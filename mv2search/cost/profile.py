@@ -19,9 +19,8 @@ def fvcore_macs(model: nn.Module, image_size: int, with_attention_matmuls: bool 
     Args:
         model: The network (its train/eval mode is restored afterwards).
         image_size: Input side in pixels.
-        with_attention_matmuls: Add `FVCORE_HANDLES` (attention matmuls inside fused SDPA); without
-        it the
-            count equals plain fvcore's, as in timm's model tables.
+        with_attention_matmuls: Add `FVCORE_HANDLES` (attention matmuls inside fused SDPA);
+            without it the count equals plain fvcore's, as in timm's model tables.
 
     Returns:
         The total MACs fvcore reports.
