@@ -64,12 +64,18 @@ def preset_table(latency: bool = False, threads: int = 1, image_size: int = 256)
         The table as text.
     """
     header = ["preset", "params", "MACs (M)", "attention (stages 3-5)", "layers"]
+    names = PRESETS
     if latency:
+        from tqdm import tqdm
+
         from mv2search.cost.latency import measure_latency
 
         header.append(f"latency ms ({threads} thr)")
+        # about 10 s a preset: progress on a terminal (tqdm is quiet otherwise)
+        names = tqdm(PRESETS, desc="measuring latency", unit="preset", disable=None, leave=False)
     rows = []
-    for name, spec in PRESETS.items():
+    for name in names:
+        spec = PRESETS[name]
         spec = spec.replace(image_size=image_size)
         row = [
             name,
