@@ -16,6 +16,10 @@ Canonical encoding (so that every spec has exactly one `x`, and `encode(decode(x
 an inactive type coordinate is index 0 of its values; a stage without attention encodes its
 layer count as 0 when that is on its grid (else its type as 'none' and its layer count as its
 lowest grid value).
+
+`sample` draws scrambled Sobol points spread uniformly over each coordinate's grid points, so a
+spec is not drawn uniformly from the `grid_size` distinct specs: a stage without attention
+collects the mass of all its (inactive) type values.
 """
 
 from __future__ import annotations
@@ -48,8 +52,8 @@ SPACE_KEYS = ("name", "description", "base", "fixed", "parameters")
 
 
 def spaces_dir() -> Path:
-    """The folder that holds the search-space YAML files (`search_spaces/` of the repository)."""
-    return Path(__file__).resolve().parents[2] / "search_spaces"
+    """The folder of search-space YAML files (inside the package; `search_spaces/` links here)."""
+    return Path(__file__).resolve().parents[1] / "search_spaces"
 
 
 def available_spaces() -> list[str]:
@@ -228,10 +232,10 @@ class SearchSpace:
             Float64 tensor of the shape of `x`, equal to `encode(decode(x))`.
         """
         rows, single = self._rows(x)
-        out = torch.stack(
-            [self._encode_raw(self._stages.canonicalise(self._round(row))) for row in rows]
-        )
-        return out[0] if single else out
+        out = [self._encode_raw(self._stages.canonicalise(self._round(row))) for row in rows]
+        if single:
+            return out[0]
+        return torch.stack(out) if out else torch.empty(0, self.dim, dtype=torch.float64)
 
     def is_active(self, x: torch.Tensor) -> torch.Tensor:
         """Which coordinates of `x` change the decoded spec (see the module docstring).
@@ -259,7 +263,7 @@ class SearchSpace:
             `n x d` float64 coordinates on the grid.
         """
         if n == 0:
-            return torch.empty(0, self.dim, dtype=torch.float64)
+            return self.snap(torch.empty(0, self.dim))
         unit = torch.quasirandom.SobolEngine(self.dim, scramble=True, seed=seed).draw(
             n, dtype=torch.float64
         )

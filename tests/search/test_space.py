@@ -96,6 +96,7 @@ def test_sample_is_deterministic_per_seed(space):
     assert space.sample(8, seed=3) == space.sample(8, seed=3)
     assert space.sample(8, seed=3) != space.sample(8, seed=4)
     assert space.sample(0, seed=3) == []
+    assert space.snap(torch.empty(0, space.dim)).shape == (0, space.dim)
 
 
 def test_samples_cover_the_grid():
