@@ -31,6 +31,7 @@ import torch
 
 from mv2search.arch import PRESETS, build_model
 from mv2search.cost import count_macs, count_params
+from mv2search.cost.device import DeviceProfile
 from mv2search.cost.latency import measure_latency
 
 BACKENDS = ("eager", "onnxruntime")
@@ -92,15 +93,16 @@ def bench_preset(name: str, args: argparse.Namespace) -> dict[str, Any]:
     for index, threads in enumerate(args.threads):
         order = BACKENDS if index % 2 == 0 else BACKENDS[::-1]
         for backend in order:
-            stats = measure_latency(
-                model,
-                args.image_size,
+            profile = DeviceProfile(
+                name=f"cpu_{backend}_{threads}t",
                 backend=backend,
                 threads=threads,
                 batch_size=args.batch_size,
                 warmup=args.warmup,
                 iters=args.iters,
+                onnx_exporter="dynamo",  # what a deployed model would use
             )
+            stats = measure_latency(model, profile, image_size=args.image_size)
             gmacs = macs * args.batch_size / (stats.median_ms / 1e3) / 1e9
             runs.append({**stats.to_dict(), "gmacs_per_s": gmacs})
             print(

@@ -52,12 +52,12 @@ def _format_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> st
     return "\n".join(lines)
 
 
-def preset_table(latency: bool = False, threads: int = 1, image_size: int = 256) -> str:
+def preset_table(latency: bool = False, device: str = "cpu_eager_1t", image_size: int = 256) -> str:
     """The published presets: params, MACs at `image_size`, attention types, optional CPU latency.
 
     Args:
-        latency: Add a column of eager PyTorch CPU latency (median ms, batch 1, `threads` threads).
-        threads: CPU threads for the latency column.
+        latency: Add a column of measured latency (median ms) on `device`.
+        device: Device profile of the latency column (default: eager PyTorch, one CPU thread).
         image_size: Input side for MACs and latency.
 
     Returns:
@@ -70,7 +70,7 @@ def preset_table(latency: bool = False, threads: int = 1, image_size: int = 256)
 
         from mv2search.cost.latency import measure_latency
 
-        header.append(f"latency ms ({threads} thr)")
+        header.append(f"latency ms ({device})")
         # about 10 s a preset: progress on a terminal (tqdm is quiet otherwise)
         names = tqdm(PRESETS, desc="measuring latency", unit="preset", disable=None, leave=False)
     rows = []
@@ -85,7 +85,7 @@ def preset_table(latency: bool = False, threads: int = 1, image_size: int = 256)
             "/".join(map(str, spec.attn_blocks)),
         ]
         if latency:
-            stats = measure_latency(spec, backend="eager", threads=threads)
+            stats = measure_latency(spec, device)
             row.append(f"{stats.median_ms:.1f}")
         rows.append(row)
     return _format_table(header, rows)
@@ -123,14 +123,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     presets = commands.add_parser("presets", help="print the table of published presets")
     presets.add_argument("--latency", action="store_true", help="add a CPU latency column")
-    presets.add_argument("--threads", type=int, default=1, help="CPU threads for --latency")
+    presets.add_argument("--device", default="cpu_eager_1t", help="device profile for --latency")
     presets.add_argument("--image-size", type=int, default=256)
     cost = commands.add_parser("cost", help="print params and MACs of a spec YAML or preset")
     cost.add_argument("spec", help="a preset name or a path to a spec YAML/JSON file")
     args = parser.parse_args(argv)
     try:
         if args.command == "presets":
-            print(preset_table(args.latency, args.threads, args.image_size))
+            print(preset_table(args.latency, args.device, args.image_size))
         else:
             print(cost_report(load_spec(args.spec)))
     except ValueError as err:

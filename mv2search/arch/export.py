@@ -38,6 +38,8 @@ def export_onnx(
     *,
     opset: int = 18,
     batch_size: int = 1,
+    exporter: str = "dynamo",
+    example: torch.Tensor | None = None,
 ) -> Path:
     """Write `model` as an ONNX graph for `batch_size x 3 x image_size x image_size` float32 inputs.
 
@@ -52,6 +54,11 @@ def export_onnx(
         image_size: Side of the square input in pixels.
         opset: ONNX opset of the default domain, at least `MIN_OPSET` (18).
         batch_size: Batch dimension of the (static) input shape.
+        exporter: "dynamo" (`torch.export`, the default and the future of torch.onnx) or
+            "torchscript" (the legacy tracer: 10-30x faster to export, same outputs, and graphs
+            that ONNX Runtime ran 3-10 % slower here; used to measure many blocks quickly).
+        example: An input to trace with instead of a random image (e.g. a block's feature map);
+            `image_size` and `batch_size` are then ignored.
 
     Returns:
         The path written, as a `Path`.
@@ -64,9 +71,18 @@ def export_onnx(
     _check_positive_int("batch_size", batch_size)
     if isinstance(opset, bool) or not isinstance(opset, int) or opset < MIN_OPSET:
         raise ValueError(f"opset: {opset!r} is not allowed; expected an integer >= {MIN_OPSET}")
+    if exporter not in ("dynamo", "torchscript"):
+        raise ValueError(
+            f"exporter: {exporter!r} is not allowed; allowed: ['dynamo', 'torchscript']"
+        )
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
-    example = torch.randn(batch_size, 3, image_size, image_size, device=device)
+    if example is None:
+        example = torch.randn(batch_size, 3, image_size, image_size, device=device)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if exporter == "torchscript":
+        return _export_torchscript(model, example, path, opset)
     was_training = model.training
     try:
         with _quiet():
@@ -87,9 +103,25 @@ def export_onnx(
         raise ValueError(
             f"opset: {opset} is not supported by the exporter (it produced opset {written})"
         )
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     program.save(path, external_data=False)
+    return path
+
+
+def _export_torchscript(model: nn.Module, example: torch.Tensor, path: Path, opset: int) -> Path:
+    was_training = model.training
+    try:
+        with _quiet():
+            torch.onnx.export(
+                model.eval(),
+                (example,),
+                str(path),
+                dynamo=False,
+                opset_version=opset,
+                input_names=["image"],
+                output_names=["logits"],
+            )
+    finally:
+        model.train(was_training)
     return path
 
 
