@@ -37,3 +37,17 @@ def test_module_entry_point_and_search_script():
         [sys.executable, "-m", "mv2search", "presets"], capture_output=True, text=True, check=True
     ).stdout
     assert "mobilevitv2_200" in out
+
+
+def test_latency_command_uses_the_store(tmp_path, capsys):
+    profile = tmp_path / "quick.yaml"
+    profile.write_text("backend: eager\nthreads: 1\nwarmup: 2\niters: 5\nmax_warmup_s: 1.0\n")
+    store = str(tmp_path / "latency.sqlite")
+    args = ["latency", "mobilevitv2_050", "--device", str(profile), "--store", store]
+    assert main(args) == 0
+    first = capsys.readouterr().out
+    assert "ms median" in first and "backend=eager" in first and "from the store" not in first
+    assert main(args) == 0
+    assert "from the store" in capsys.readouterr().out
+    assert main(["predict", "mobilevitv2_050", "--device", str(profile), "--store", store]) == 2
+    assert "run `mv2search build-lut --device quick`" in capsys.readouterr().err

@@ -37,6 +37,7 @@ __all__ = [
     "AdditiveAttention",
     "AdditiveTransformerBlock",
     "MobileViTBlock",
+    "attention_layer",
 ]
 
 
@@ -229,7 +230,8 @@ class AdditiveTransformerBlock(nn.Module):
         return x + self.mlp(self.norm2(x))
 
 
-def _attention_layer(attn_type: str, dim: int, ffn_hidden: int, num_heads: int) -> nn.Module:
+def attention_layer(attn_type: str, dim: int, ffn_hidden: int, num_heads: int) -> nn.Module:
+    """One attention layer of `attn_type` ("separable", "mha" or "additive") of width `dim`."""
     if attn_type == "separable":
         return LinearTransformerBlock(dim, ffn_hidden)
     if attn_type == "mha":
@@ -266,7 +268,7 @@ class MobileViTBlock(nn.Module):
         self.conv_kxk = ConvNormAct(channels, channels, 3, groups=channels if style == "v2" else 1)
         self.conv_1x1 = nn.Conv2d(channels, attn_dim, 1, bias=False)
         self.transformer = nn.Sequential(
-            *(_attention_layer(attn_type, attn_dim, ffn_hidden, num_heads) for _ in range(depth))
+            *(attention_layer(attn_type, attn_dim, ffn_hidden, num_heads) for _ in range(depth))
         )
         self.norm = nn.LayerNorm(attn_dim) if self.channels_last else nn.GroupNorm(1, attn_dim)
         self.conv_proj = ConvNormAct(attn_dim, channels, 1, act=style == "v1")

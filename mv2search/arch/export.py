@@ -137,6 +137,8 @@ def _quiet() -> Iterator[None]:
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore", FutureWarning)
             warnings.simplefilter("ignore", DeprecationWarning)
+            # static shapes: the tracer's "Python value in the graph" warnings do not apply
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
             warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\.onnx.*")
             yield
     finally:

@@ -14,7 +14,7 @@ from torch import nn
 from mv2search.arch.blocks import ConvNormAct, InvertedResidual, MobileViTBlock
 from mv2search.arch.spec import STAGE_STRIDES, ArchSpec, ffn_hidden, ir_hidden, resolve_widths
 
-__all__ = ["MobileViTv2", "build_model", "BLOCKS"]
+__all__ = ["MobileViTv2", "ClassifierHead", "build_model", "BLOCKS"]
 
 BLOCKS: dict[str, type[nn.Module]] = {"mv2": InvertedResidual, "mvit": MobileViTBlock}
 

@@ -130,12 +130,12 @@ def load_device_profile(name_or_path: str | Path | DeviceProfile) -> DeviceProfi
         raise ValueError(f"{path}: {err}") from err
 
 
-def device_fingerprint(profile: DeviceProfile, image_size: int) -> dict[str, Any]:
+def device_fingerprint(profile: DeviceProfile, image_size: int | None) -> dict[str, Any]:
     """Everything a latency depends on besides the network (JSON-serialisable).
 
     Args:
         profile: The measurement profile.
-        image_size: Input side in pixels.
+        image_size: Input side in pixels (None for a lookup table of blocks of many sizes).
 
     Returns:
         Processor or GPU name, cores, threads, backend, dtype, batch, input size, library versions.

@@ -42,7 +42,14 @@ from mv2search.arch.model import build_model
 from mv2search.arch.spec import ArchSpec
 from mv2search.cost.device import BACKENDS, DeviceProfile, device_fingerprint, load_device_profile
 
-__all__ = ["BACKENDS", "LatencyStats", "measure_latency", "measure_latencies", "measure_module"]
+__all__ = [
+    "BACKENDS",
+    "LatencyStats",
+    "measure_latency",
+    "measure_latencies",
+    "measure_module",
+    "measure_modules",
+]
 
 Runner = Callable[[], float]  # one forward pass; returns its latency in milliseconds
 
@@ -147,8 +154,6 @@ def measure_latencies(
 ) -> list[LatencyStats]:
     """Latencies of several specs, timed in interleaved rounds so that drift hits all alike.
 
-    Each spec gets `iters` timed runs in all, `ceil(iters / rounds)` per round.
-
     Args:
         specs: The networks (built with random weights).
         device: Profile name, YAML path or `DeviceProfile`.
@@ -158,21 +163,42 @@ def measure_latencies(
         One `LatencyStats` per spec, in order.
     """
     profile = load_device_profile(device)
+    items = [
+        (build_model(spec), torch.randn(profile.batch_size, 3, spec.image_size, spec.image_size))
+        for spec in specs
+    ]
+    return measure_modules(items, profile, rounds=rounds)
+
+
+def measure_modules(
+    items: Sequence[tuple[nn.Module, torch.Tensor]], device: str | DeviceProfile, *, rounds: int = 5
+) -> list[LatencyStats]:
+    """Latencies of several modules on their example inputs, timed in interleaved rounds.
+
+    Every module is prepared and warmed up first; then each round runs every module
+    `ceil(iters / rounds)` times, so that a slow spell of the machine hits all of them alike instead
+    of whichever happened to be measured then.
+
+    Args:
+        items: (module, example input) pairs.
+        device: Profile name, YAML path or `DeviceProfile`.
+        rounds: Number of rounds over all modules.
+
+    Returns:
+        One `LatencyStats` per module, in order.
+    """
+    profile = load_device_profile(device)
     per_round = math.ceil(profile.iters / rounds)
     with contextlib.ExitStack() as stack:
-        runners, warmups = [], []
-        for spec in specs:
-            example = torch.randn(profile.batch_size, 3, spec.image_size, spec.image_size)
-            run = stack.enter_context(_runner(build_model(spec), example, profile))
-            runners.append(run)
-            warmups.append(_warm_up(run, profile))
-        times: list[list[float]] = [[] for _ in specs]
+        runners = [stack.enter_context(_runner(module, x, profile)) for module, x in items]
+        warmups = [_warm_up(run, profile) for run in runners]
+        times: list[list[float]] = [[] for _ in items]
         for _ in range(rounds):
             for run, bucket in zip(runners, times, strict=True):
                 bucket.extend(run() for _ in range(per_round))
     return [
-        _summarise(t, w, s, device_fingerprint(profile, spec.image_size))
-        for t, (w, s), spec in zip(times, warmups, specs, strict=True)
+        _summarise(t, w, s, device_fingerprint(profile, int(x.shape[-1])))
+        for t, (w, s), (_, x) in zip(times, warmups, items, strict=True)
     ]
 
 
