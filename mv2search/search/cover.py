@@ -51,9 +51,18 @@ def covering_specs(space: SearchSpace) -> list[ArchSpec]:
             axes.append([(index, parameter.encode_value(max(grid)))])
         else:
             axes.append([(index, parameter.encode_value(value)) for value in grid])
-    if tied:
-        values = space.parameters[tied[0]].grid()
-        axes.append([tuple((i, space.parameters[i].encode_value(v)) for i in tied) for v in values])
+    if tied:  # the k-th type of every stage together (stages may offer different types)
+        grids = {i: space.parameters[i].grid() for i in tied}
+        longest = max(len(grid) for grid in grids.values())
+        axes.append(
+            [
+                tuple(
+                    (i, space.parameters[i].encode_value(g[min(k, len(g) - 1)]))
+                    for i, g in grids.items()
+                )
+                for k in range(longest)
+            ]
+        )
     specs: dict[str, ArchSpec] = {}
     for combination in itertools.product(*axes):
         x = torch.zeros(space.dim, dtype=torch.float64)
