@@ -131,7 +131,7 @@ def measure_latency(
 def measure_module(
     module: nn.Module, example: torch.Tensor, device: str | DeviceProfile
 ) -> LatencyStats:
-    """Latency of any module on one example input (used for single blocks by the predictor).
+    """Latency of any module (a single block, say) on one example input.
 
     Args:
         module: The module; its train/eval mode is restored afterwards.
@@ -141,12 +141,7 @@ def measure_module(
     Returns:
         The statistics; the fingerprint's `image_size` is the example's last dimension.
     """
-    profile = load_device_profile(device)
-    with _runner(module, example, profile) as run:
-        warmup_runs, settled = _warm_up(run, profile)
-        times_ms = [run() for _ in range(profile.iters)]
-    fingerprint = device_fingerprint(profile, int(example.shape[-1]))
-    return _summarise(times_ms, warmup_runs, settled, fingerprint)
+    return measure_modules([(module, example)], device, rounds=1)[0]
 
 
 def measure_latencies(

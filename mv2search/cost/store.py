@@ -18,7 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from mv2search.arch.spec import ArchSpec
-from mv2search.cost.device import DeviceProfile, device_fingerprint, fingerprint_key
+from mv2search.cost.device import (
+    DeviceProfile,
+    device_fingerprint,
+    fingerprint_key,
+    load_device_profile,
+)
 from mv2search.cost.latency import LatencyStats, measure_latency
 
 __all__ = ["DEFAULT_STORE", "LatencyStore", "cached_latency"]
@@ -159,8 +164,6 @@ def cached_latency(
     Returns:
         The statistics and whether they came from the store (a hit).
     """
-    from mv2search.cost.device import load_device_profile
-
     profile = load_device_profile(device)
     store = store or LatencyStore()
     key = fingerprint_key(device_fingerprint(profile, spec.image_size))

@@ -15,15 +15,8 @@ TINY = ArchSpec(width_multiplier=0.25, image_size=64, num_classes=10, name="tiny
 
 
 def _profile(backend: str = "eager", threads: int = 1, **changes: object) -> DeviceProfile:
-    return DeviceProfile(
-        name="test",
-        backend=backend,
-        threads=threads,
-        warmup=3,
-        iters=9,
-        max_warmup_s=2.0,
-        **changes,
-    )
+    fields: dict = {"warmup": 3, "iters": 9, "max_warmup_s": 2.0, **changes}
+    return DeviceProfile(name="test", backend=backend, threads=threads, **fields)
 
 
 def _check(stats: LatencyStats, runs: int) -> None:
@@ -131,3 +124,11 @@ def test_errors_name_the_field_or_profile(tmp_path) -> None:
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="backend 'cuda' but no CUDA device"):
             measure_latency(TINY, _profile("cuda"))
+
+
+@pytest.mark.slow
+def test_torch_compile_backend() -> None:
+    # the first call compiles (tens of seconds on 2 cores); the warm-up absorbs it
+    stats = measure_latency(TINY, _profile("compile", max_warmup_s=120.0))
+    _check(stats, runs=9)
+    assert stats.backend == "compile"
