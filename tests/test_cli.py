@@ -51,3 +51,25 @@ def test_latency_command_uses_the_store(tmp_path, capsys):
     assert "from the store" in capsys.readouterr().out
     assert main(["predict", "mobilevitv2_050", "--device", str(profile), "--store", store]) == 2
     assert "run `mv2search build-lut --device quick`" in capsys.readouterr().err
+
+
+def test_build_lut_predict_and_validate_commands(tmp_path, capsys):
+    profile = tmp_path / "quick.yaml"
+    profile.write_text("backend: eager\nthreads: 1\nwarmup: 2\niters: 4\nmax_warmup_s: 1.0\n")
+    common = ["--device", str(profile), "--store", str(tmp_path / "latency.sqlite")]
+    space = ["--space", "mv2_attention"]
+    assert main(["build-lut", *space, "--calibration", "3", *common]) == 0
+    # 23 distinct blocks in the space (tests/search/test_cover.py) + the empty-graph overhead
+    assert "LUT of 24 blocks; calibration slope" in capsys.readouterr().out
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "width_multiplier: 0.5\nimage_size: 128\nnum_classes: 10\n"
+        "attn_types: [mha, none, additive]\nattn_blocks: [2, 0, 3]\n"
+    )
+    assert main(["predict", str(spec), *common]) == 0  # inside the space: every block is known
+    assert "ms predicted (quick, calibrated on 3 networks)" in capsys.readouterr().out
+    out = tmp_path / "out"
+    args = ["validate-lut", *space, "--n", "3", "--calibration", "3", "--out", str(out)]
+    assert main([*args, *common]) == 0
+    assert "3 networks: MAPE" in capsys.readouterr().out
+    assert (out / "validate_quick_mv2_attention.png").is_file()
