@@ -25,6 +25,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from mv2search.arch.spec import check_int
+
 __all__ = ["MIN_OPSET", "export_onnx"]
 
 MIN_OPSET = 18  # the exporter's native opset; it cannot down-convert this family to 17
@@ -67,8 +69,8 @@ def export_onnx(
         ValueError: if `opset`, `image_size` or `batch_size` is out of range (naming the argument),
             or the exporter could not convert the graph to `opset` (nothing is written then).
     """
-    _check_positive_int("image_size", image_size)
-    _check_positive_int("batch_size", batch_size)
+    check_int("image_size", image_size, 1)
+    check_int("batch_size", batch_size, 1)
     if isinstance(opset, bool) or not isinstance(opset, int) or opset < MIN_OPSET:
         raise ValueError(f"opset: {opset!r} is not allowed; expected an integer >= {MIN_OPSET}")
     if exporter not in ("dynamo", "torchscript"):
@@ -144,8 +146,3 @@ def _quiet() -> Iterator[None]:
     finally:
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
-
-
-def _check_positive_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name}: {value!r} is not allowed; expected a positive integer")

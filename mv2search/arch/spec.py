@@ -41,6 +41,7 @@ MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 32, 1024
 __all__ = [
     "ATTN_TYPES",
     "BLOCK_STYLES",
+    "check_int",
     "ArchSpec",
     "Widths",
     "make_divisible",
@@ -136,7 +137,7 @@ class ArchSpec:
             ValueError: naming the field, the value and what is allowed.
         """
         _check_number("width_multiplier", self.width_multiplier, 0.125, 4.0)
-        _check_int("image_size", self.image_size, MIN_IMAGE_SIZE, MAX_IMAGE_SIZE)
+        check_int("image_size", self.image_size, MIN_IMAGE_SIZE, MAX_IMAGE_SIZE)
         _check_int_tuple("ir_depths", self.ir_depths, NUM_IR_STAGES, 1, 16)
         _check_int_tuple("attn_blocks", self.attn_blocks, NUM_ATTN_STAGES, 0, 16)
         _check_length("attn_types", self.attn_types, NUM_ATTN_STAGES)
@@ -152,14 +153,14 @@ class ArchSpec:
                     f"attn_types/attn_blocks: stage {stage} has type {kind!r} with {blocks} "
                     "attention layers; a stage has 0 layers exactly when its type is 'none'"
                 )
-        _check_int("patch_size", self.patch_size, 1, 8)
+        check_int("patch_size", self.patch_size, 1, 8)
         _check_number("ffn_multiplier", self.ffn_multiplier, 0.25, 8.0)
         _check_number("expand_ratio", self.expand_ratio, 1.0, 8.0)
-        _check_int("num_classes", self.num_classes, 1, 100_000)
-        _check_int("num_heads", self.num_heads, 1, 64)
+        check_int("num_classes", self.num_classes, 1, 100_000)
+        check_int("num_heads", self.num_heads, 1, 64)
         if self.block_style not in BLOCK_STYLES:
             raise ValueError(f"block_style: {self.block_style!r}; allowed: {list(BLOCK_STYLES)}")
-        _check_int("head_conv_channels", self.head_conv_channels, 0, 8192)
+        check_int("head_conv_channels", self.head_conv_channels, 0, 8192)
         if self.channels is not None:
             _check_int_tuple("channels", self.channels, 1 + NUM_IR_STAGES, 1, 8192)
             if self.width_multiplier != 1.0:
@@ -301,11 +302,16 @@ def resolve_widths(spec: ArchSpec) -> Widths:
     return Widths(stem, stages, dims)
 
 
-def _check_int(name: str, value: Any, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(
-            f"{name}: {value!r} is not allowed; expected an integer in [{low}, {high}]"
-        )
+def check_int(name: str, value: Any, low: int, high: int | None = None) -> None:
+    """Check that `value` is an int (not a bool) in [low, high] (no upper end when `high` is None).
+
+    Raises:
+        ValueError: naming `name`, the value and the allowed range.
+    """
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    if not is_int or value < low or (high is not None and value > high):
+        allowed = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ValueError(f"{name}: {value!r} is not allowed; expected an integer {allowed}")
 
 
 def _check_number(name: str, value: Any, low: float, high: float) -> None:
@@ -322,4 +328,4 @@ def _check_length(name: str, value: Any, length: int) -> None:
 def _check_int_tuple(name: str, value: Any, length: int, low: int, high: int) -> None:
     _check_length(name, value, length)
     for i, item in enumerate(value):
-        _check_int(f"{name}[{i}]", item, low, high)
+        check_int(f"{name}[{i}]", item, low, high)

@@ -18,6 +18,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from mv2search.arch.spec import check_int
+
 __all__ = [
     "BACKENDS",
     "DeviceProfile",
@@ -69,8 +71,8 @@ class DeviceProfile:
         if self.dtype != "float32" and self.backend != "cuda":
             raise ValueError(f"dtype: {self.dtype!r} is only allowed with backend 'cuda'")
         for field, low in (("threads", 1), ("batch_size", 1), ("warmup", 1), ("iters", 1)):
-            _check_int(field, getattr(self, field), low)
-        _check_int("processes", self.processes, 1)
+            check_int(field, getattr(self, field), low)
+        check_int("processes", self.processes, 1)
         if not 0 < self.settle_tolerance < 1:
             raise ValueError(f"settle_tolerance: {self.settle_tolerance!r}; allowed: (0, 1)")
         if not self.max_warmup_s > 0:
@@ -185,8 +187,3 @@ def _cpu_model() -> str:
 def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ValueError(f"{name}: {value!r} is not allowed; allowed: {list(allowed)}")
-
-
-def _check_int(name: str, value: object, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name}: {value!r} is not allowed; expected an integer >= {low}")
