@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mv2search.arch import PRESETS, ArchSpec, get_preset, resolve_widths
+from mv2search.arch import PRESETS, ArchSpec, load_spec, resolve_widths
 from mv2search.cost import count_macs, count_params
 from mv2search.cost.layout import layout
 from mv2search.cost.macs import block_macs
@@ -25,25 +25,7 @@ if TYPE_CHECKING:
     from mv2search.cost.predictor import LatencyPredictor
     from mv2search.search import SearchSpace
 
-__all__ = ["main", "preset_table", "cost_report", "load_spec"]
-
-
-def load_spec(source: str) -> ArchSpec:
-    """A spec from a preset name or a YAML file path.
-
-    Raises:
-        ValueError: for an unknown preset or a missing/malformed file, naming it.
-    """
-    if source in PRESETS:
-        return PRESETS[source]
-    if source.endswith((".yaml", ".yml", ".json")) or Path(source).exists():
-        path = Path(source)
-        if path.suffix == ".json":
-            if not path.is_file():
-                raise ValueError(f"{path}: spec file not found")
-            return ArchSpec.from_json(path.read_text())
-        return ArchSpec.from_yaml(path)
-    return get_preset(source)  # raises, listing the presets
+__all__ = ["main", "preset_table", "cost_report"]
 
 
 def _format_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -3,7 +3,7 @@ converter."""
 
 from mv2search.arch.convert import load_timm_state_dict, read_checkpoint
 from mv2search.arch.model import MobileViTv2, build_model
-from mv2search.arch.presets import PRESETS, get_preset, mobilevit_v1, mobilevitv2
+from mv2search.arch.presets import PRESETS, get_preset, load_spec, mobilevit_v1, mobilevitv2
 from mv2search.arch.spec import ATTN_TYPES, ArchSpec, make_divisible, resolve_widths
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "PRESETS",
     "build_model",
     "get_preset",
+    "load_spec",
     "load_timm_state_dict",
     "make_divisible",
     "mobilevit_v1",

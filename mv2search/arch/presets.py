@@ -6,9 +6,11 @@ Parameter counts equal timm 1.0.31 exactly (architecture.md 2.1 and 2.4);
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from mv2search.arch.spec import ArchSpec
 
-__all__ = ["PRESETS", "mobilevitv2", "mobilevit_v1", "get_preset"]
+__all__ = ["PRESETS", "mobilevitv2", "mobilevit_v1", "get_preset", "load_spec"]
 
 
 def mobilevitv2(width_multiplier: float, **changes: object) -> ArchSpec:
@@ -64,3 +66,27 @@ def get_preset(name: str) -> ArchSpec:
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; available: {sorted(PRESETS)}")
     return PRESETS[name]
+
+
+def load_spec(source: str) -> ArchSpec:
+    """A spec from a preset name or a spec YAML/JSON file path.
+
+    Args:
+        source: `mobilevitv2_050`, ..., or `path/to/spec.yaml`.
+
+    Returns:
+        The spec.
+
+    Raises:
+        ValueError: for an unknown preset or a missing/malformed file, naming it.
+    """
+    if source in PRESETS:
+        return PRESETS[source]
+    if source.endswith((".yaml", ".yml", ".json")) or Path(source).exists():
+        path = Path(source)
+        if path.suffix == ".json":
+            if not path.is_file():
+                raise ValueError(f"{path}: spec file not found")
+            return ArchSpec.from_json(path.read_text())
+        return ArchSpec.from_yaml(path)
+    return get_preset(source)  # raises, listing the presets
