@@ -1,0 +1,17 @@
+"""Training: the recipe and budgets, the loop with exact resume, failures as results, DDP."""
+
+from mv2search.train.app import TrainAppConfig, default_run_dir, run_train
+from mv2search.train.config import TrainerConfig, recipe_lr_wd
+from mv2search.train.loop import TrainRun, train
+from mv2search.train.result import TrainResult
+
+__all__ = [
+    "TrainAppConfig",
+    "TrainRun",
+    "TrainResult",
+    "TrainerConfig",
+    "default_run_dir",
+    "recipe_lr_wd",
+    "run_train",
+    "train",
+]

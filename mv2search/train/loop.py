@@ -1,0 +1,381 @@
+"""Train one spec on one data set: the loop, checkpoints, resume and failure as a result.
+
+`train(spec, data, trainer)` runs AdamW with warm-up + cosine, label smoothing, optional
+MixUp/CutMix and EMA, gradient clipping and bf16 autocast (mv2search.train.optim), evaluates after
+every epoch, and returns a `TrainResult`. With a `run_dir` it checkpoints atomically every
+`checkpoint_every_steps` steps and at every epoch end; calling it again on the same folder continues
+from the last checkpoint and ends with the same weights and metrics as an uninterrupted run, because
+everything random is a function of (seed, epoch, step, sample index) and the checkpoint holds the
+rest (weights, EMA, optimiser moments, step, running sums). A non-finite loss or gradient norm ends
+the run with `status="diverged"`, an out-of-memory error with `status="oom"`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from mv2search.arch import ArchSpec, build_model, load_timm_state_dict, read_checkpoint
+from mv2search.data import DataSplits
+from mv2search.data.loader import EpochSampler, build_loader, steps_per_epoch
+from mv2search.train.checkpoint import load_checkpoint, save_checkpoint, write_json
+from mv2search.train.config import TrainerConfig
+from mv2search.train.distributed import DistContext, all_reduce_sum, init_distributed
+from mv2search.train.evaluate import evaluate, sync_buffers
+from mv2search.train.numerics import build_mixer, clip_gradients, is_oom, loss_fn, use_bf16
+from mv2search.train.optim import ModelEma, build_optimizer, lr_at, warmup_steps_for
+from mv2search.train.result import TrainResult
+
+__all__ = ["train", "TrainRun"]
+
+CHECKPOINT = "checkpoint.pt"
+METRICS = "metrics.json"
+RESULT = "result.json"
+
+
+def train(
+    spec: ArchSpec,
+    data: DataSplits,
+    trainer: TrainerConfig,
+    *,
+    seed: int = 0,
+    run_dir: str | Path | None = None,
+    device: torch.device | str = "cpu",
+) -> TrainResult:
+    """Train `spec` on `data` under `trainer`'s recipe and budget.
+
+    Args:
+        spec: The architecture; its `num_classes` is replaced by the data set's.
+        data: Train and validation splits, already at the training resolution.
+        trainer: Recipe and budget.
+        seed: Seeds initialisation, data order, augmentation and mixing.
+        run_dir: Folder for `checkpoint.pt`, `metrics.json` and `result.json`; a folder holding a
+            checkpoint of the same run resumes it. None trains without files.
+        device: Where to train. Under torchrun each process passes its own device.
+
+    Returns:
+        The result; failures (divergence, out of memory) are returned, not raised.
+
+    Raises:
+        ValueError: if `run_dir` holds a checkpoint of a different run.
+    """
+    return TrainRun(spec, data, trainer, seed=seed, run_dir=run_dir, device=device).fit()
+
+
+class TrainRun:
+    """The state of one run; `fit()` drives it. Use `train()` unless you need the model after."""
+
+    def __init__(
+        self,
+        spec: ArchSpec,
+        data: DataSplits,
+        trainer: TrainerConfig,
+        *,
+        seed: int = 0,
+        run_dir: str | Path | None = None,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        self.device = torch.device(device)
+        self.context: DistContext = init_distributed(self.device)
+        self.spec = dataclasses.replace(spec, num_classes=data.num_classes)
+        self.data, self.cfg, self.seed = data, trainer, seed
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.identity = {"spec": self.spec.to_dict(), "trainer": dataclasses.asdict(trainer)}
+        self.identity |= {"seed": seed, "data": data.source, "world_size": self.context.world_size}
+        self.batch_size = max(trainer.batch_size // self.context.world_size, 1)
+        self.steps_per_epoch = steps_per_epoch(
+            len(data.train), self.batch_size, self.context.world_size
+        )
+        if self.steps_per_epoch == 0:
+            raise ValueError(
+                f"trainer.batch_size={trainer.batch_size} exceeds the training set "
+                f"({len(data.train)} images over {self.context.world_size} processes)"
+            )
+        self.total_steps = trainer.epochs * self.steps_per_epoch
+        if trainer.max_steps is not None:
+            self.total_steps = min(self.total_steps, trainer.max_steps)
+        self._build_model()
+        self.progress: dict[str, Any] = {"step": 0, "train_s": 0.0, "eval_s": 0.0, "images": 0}
+        self.progress |= {"loss_sum": 0.0, "loss_count": 0, "last_loss": float("nan")}
+        self.progress |= {"skipped": 0, "history": []}
+        self.finished: dict[str, Any] | None = None
+        self._restore()
+
+    def _build_model(self) -> None:
+        torch.manual_seed(self.seed)
+        model = build_model(self.spec)
+        if self.cfg.init_from:
+            weights = read_checkpoint(self.cfg.init_from)
+            head = weights.get("head.fc.weight")
+            ignore_head = head is None or head.shape[0] != self.spec.num_classes
+            load_timm_state_dict(model, weights, ignore_head=ignore_head)
+        self.model = model.to(self.device)
+        self.ema = ModelEma(self.model, self.cfg.ema_momentum) if self.cfg.ema_momentum else None
+        self.wrapped: nn.Module = self.model
+        if self.context.active:
+            self.wrapped = nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
+        lr, weight_decay = self.cfg.peak_lr_and_decay(self.spec.width_multiplier)
+        self.peak_lr, self.weight_decay = lr, weight_decay
+        self.optimizer = build_optimizer(
+            self.model, lr, weight_decay, (self.cfg.beta1, self.cfg.beta2)
+        )
+        self.warmup = warmup_steps_for(
+            self.total_steps, self.cfg.warmup_steps, self.cfg.warmup_max_fraction
+        )
+        self.autocast = use_bf16(self.cfg.precision, self.device)
+        self.mixer = build_mixer(self.cfg, self.data.num_classes)
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def _state(self) -> dict[str, Any]:
+        return {
+            "identity": self.identity,
+            "model": self.model.state_dict(),
+            "ema": self.ema.module.state_dict() if self.ema else None,
+            "optimizer": self.optimizer.state_dict(),
+            "progress": self.progress,
+            "finished": self.finished,
+        }
+
+    def _save(self) -> None:
+        if self.run_dir is not None and self.context.is_main:
+            save_checkpoint(self.run_dir / CHECKPOINT, self._state())
+
+    def _restore(self) -> None:
+        path = self.run_dir / CHECKPOINT if self.run_dir is not None else None
+        if path is None or not path.is_file():
+            return
+        state = load_checkpoint(path)
+        if state["identity"] != self.identity:
+            raise ValueError(
+                f"{path} belongs to a different run (spec, trainer, seed, data or process count "
+                "differ); choose another run folder or delete it to start afresh"
+            )
+        self.model.load_state_dict(state["model"])
+        if self.ema is not None:
+            self.ema.module.load_state_dict(state["ema"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.progress, self.finished = state["progress"], state["finished"]
+
+    # ------------------------------------------------------------------ the loop
+
+    def fit(self) -> TrainResult:
+        """Train until the budget is spent (or resume and finish), evaluate, and report.
+
+        Returns:
+            The result; `status` is `ok`, `diverged` or `oom`.
+        """
+        if self.finished is None:
+            try:
+                self.finished = self._fit()
+            except (torch.OutOfMemoryError, MemoryError) as err:
+                self.finished = self._failure("oom", f"out of memory: {str(err).splitlines()[0]}")
+            except RuntimeError as err:
+                if not is_oom(err):
+                    raise
+                self.finished = self._failure("oom", f"out of memory: {str(err).splitlines()[0]}")
+            self._save()
+        result = TrainResult(**self.finished, run_dir=str(self.run_dir) if self.run_dir else None)
+        if self.run_dir is not None and self.context.is_main:
+            write_json(self.run_dir / RESULT, result.to_dict())
+        return result
+
+    def _fit(self) -> dict[str, Any]:
+        while self.progress["step"] < self.total_steps:
+            epoch, batch = divmod(self.progress["step"], self.steps_per_epoch)
+            stop = self._train_epoch(epoch, batch)
+            if stop is not None and stop[0] == "diverged":
+                return self._failure(*stop)
+            self._evaluate_and_log()
+            self._save()
+            if stop is not None:
+                return self._summary(stop[1])
+        history = self.progress["history"]
+        if not history or history[-1]["step"] != self.progress["step"]:
+            self._evaluate_and_log()  # resumed after the last step, before its evaluation
+            self._save()
+        return self._summary(f"budget spent: {self.progress['step']} steps")
+
+    def _train_epoch(self, epoch: int, start_batch: int) -> tuple[str, str] | None:
+        """Run the rest of one epoch. Returns `(status, reason)` when the run must stop early."""
+        self.data.train.set_epoch(epoch)
+        sampler = EpochSampler(
+            len(self.data.train),
+            seed=self.seed,
+            epoch=epoch,
+            rank=self.context.rank,
+            world_size=self.context.world_size,
+            start=start_batch * self.batch_size,
+        )
+        loader = build_loader(
+            self.data.train,
+            self.batch_size,
+            train=True,
+            sampler=sampler,
+            num_workers=self.cfg.num_workers,
+        )
+        left_in_run = self.total_steps - self.progress["step"]
+        remaining = min(self.steps_per_epoch - start_batch, left_in_run)
+        bar = tqdm(
+            total=self.steps_per_epoch,
+            initial=start_batch,
+            desc=f"epoch {epoch + 1}/{self.cfg.epochs}",
+            leave=False,
+            **({} if self.context.is_main else {"disable": True}),
+        )
+        self.wrapped.train()
+        started = time.perf_counter()
+        try:
+            for _, (images, labels, skipped) in zip(range(remaining), loader, strict=False):
+                stop = self._step(images, labels, len(skipped), started)
+                started = time.perf_counter()
+                bar.update(1)
+                bar.set_postfix(loss=f"{self.progress['last_loss']:.3f}")
+                if stop is not None:
+                    return stop
+        finally:
+            bar.close()
+        return None
+
+    def _step(
+        self, images: torch.Tensor, labels: torch.Tensor, skipped: int, started: float
+    ) -> tuple[str, str] | None:
+        step = self.progress["step"]
+        lr = lr_at(
+            step,
+            self.total_steps,
+            self.warmup,
+            self.peak_lr,
+            self.peak_lr * self.cfg.min_lr_ratio,
+            self.cfg.warmup_init_lr,
+        )
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        targets: torch.Tensor = labels
+        if self.mixer is not None:
+            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
+            images, targets = self.mixer(images, labels, generator)
+        images = images.to(self.device, non_blocking=True)
+        targets = targets.to(self.device, non_blocking=True)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+            logits = self.wrapped(images)
+        loss = loss_fn(logits.float(), targets, self.cfg.label_smoothing)
+        if not self._agree_finite(loss):
+            return "diverged", f"non-finite loss ({loss.item()}) at step {step} (lr {lr:.3g})"
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = clip_gradients(self.model, self.cfg.grad_clip)
+        if not torch.isfinite(norm):
+            return "diverged", f"non-finite gradient norm at step {step} (lr {lr:.3g})"
+        self.optimizer.step()
+        if self.ema is not None:
+            self.ema.update(self.model)
+        self._account(loss.item(), len(labels), skipped, started)
+        if self._time_up():
+            return "ok", f"time budget of {self.cfg.max_minutes} minutes spent"
+        return None
+
+    def _agree_finite(self, loss: torch.Tensor) -> bool:
+        """Whether every process's loss is finite (all stop together when one is not)."""
+        (bad,) = all_reduce_sum([0.0 if torch.isfinite(loss) else 1.0], self.context, self.device)
+        return bad == 0
+
+    def _time_up(self) -> bool:
+        """Whether the time budget is spent on any process (all stop at the same step)."""
+        if self.cfg.max_minutes is None:
+            return False
+        minutes = (self.progress["train_s"] + self.progress["eval_s"]) / 60
+        over = float(minutes >= self.cfg.max_minutes)
+        return all_reduce_sum([over], self.context, self.device)[0] > 0
+
+    def _account(self, loss: float, batch: int, skipped: int, started: float) -> None:
+        progress = self.progress
+        progress["step"] += 1
+        progress["train_s"] += time.perf_counter() - started
+        progress["images"] += batch * self.context.world_size
+        progress["loss_sum"] += loss
+        progress["loss_count"] += 1
+        progress["last_loss"] = loss
+        progress["skipped"] += skipped
+        step = progress["step"]
+        # Epoch ends are checkpointed after their evaluation, never before it.
+        if step % self.cfg.checkpoint_every_steps == 0 and step % self.steps_per_epoch:
+            self._save()
+
+    # ------------------------------------------------------------------ evaluation and results
+
+    def _evaluate_and_log(self) -> None:
+        started = time.perf_counter()
+        progress = self.progress
+        loader = _eval_loader(self.data, self.cfg, self.context)
+        row: dict[str, Any] = {
+            "epoch": round(progress["step"] / self.steps_per_epoch, 4),
+            "step": progress["step"],
+            "train_loss": progress["loss_sum"] / max(progress["loss_count"], 1),
+        }
+        sync_buffers(self.model, self.context)
+        row |= evaluate(self.model, loader, self.context, self.device, self.autocast)
+        if self.ema is not None:
+            metrics = evaluate(self.ema.module, loader, self.context, self.device, self.autocast)
+            row |= {f"ema_{name}": value for name, value in metrics.items()}
+        progress["eval_s"] += time.perf_counter() - started
+        row["wall_s"] = progress["train_s"] + progress["eval_s"]
+        row["images_per_s"] = progress["images"] / max(progress["train_s"], 1e-9)
+        row["skipped_images"] = progress["skipped"]
+        progress["history"].append(row)
+        progress["loss_sum"], progress["loss_count"] = 0.0, 0
+        if self.run_dir is not None and self.context.is_main:
+            write_json(self.run_dir / METRICS, progress["history"])
+
+    def _summary(self, reason: str) -> dict[str, Any]:
+        last = self.progress["history"][-1]
+        prefix = "ema_" if self.ema is not None else ""
+        return {
+            **self._totals(),
+            "status": "ok",
+            "reason": reason,
+            "top1": last[f"{prefix}top1"],
+            "top5": last[f"{prefix}top5"],
+            "val_loss": last[f"{prefix}loss"],
+            "train_loss": last["train_loss"],
+        }
+
+    def _failure(self, status: str, reason: str) -> dict[str, Any]:
+        if self.progress["history"]:
+            return {**self._summary(reason), "status": status}
+        return {**self._totals(), "status": status, "reason": reason}
+
+    def _totals(self) -> dict[str, Any]:
+        progress = self.progress
+        return {
+            "epochs": round(progress["step"] / self.steps_per_epoch, 4),
+            "steps": progress["step"],
+            "wall_s": progress["train_s"] + progress["eval_s"],
+            "images_per_s": progress["images"] / max(progress["train_s"], 1e-9),
+            "skipped_images": progress["skipped"],
+            "history": list(progress["history"]),
+        }
+
+
+def _eval_loader(data: DataSplits, cfg: TrainerConfig, context: DistContext):
+    data.val.set_epoch(0)
+    sampler = EpochSampler(
+        len(data.val),
+        seed=0,
+        epoch=0,
+        shuffle=False,
+        rank=context.rank,
+        world_size=context.world_size,
+        equal=False,
+    )
+    return build_loader(
+        data.val, cfg.eval_batch_size, train=False, sampler=sampler, num_workers=cfg.num_workers
+    )
