@@ -1,15 +1,16 @@
 """Difficulty of the embedded data set: a linear classifier on pixels vs mobilevitv2_050.
 
-    python benchmarks/bench_difficulty.py                        # 64 px, 180 s of training
+    python benchmarks/bench_difficulty.py                        # 64 px, trainer=proxy
     python benchmarks/bench_difficulty.py --image-sizes 64 96 --budget-s 300 --threads 2
     python benchmarks/bench_difficulty.py --quick                # small set, 20 s (smoke test)
 
 The set is generated (or read from its cache), then (a) logistic regression on the flattened,
 normalised pixels (AdamW, a few epochs, no augmentation) and (b) mobilevitv2_050 at each image
-size, trained from scratch for a fixed wall-clock budget by `train_for_budget` (AdamW, cosine
-schedule over the budget, label smoothing 0.1, the `light` policy), are scored by val top-1.
-The target (see `mv2search.data.embedded`): linear far below the network, the network at 60-90 %
-within ~3 CPU minutes, so that architectures can be told apart. Results go to JSON.
+size, trained from scratch by the real trainer with `conf/trainer/<--trainer>.yaml` (default the
+search's proxy: 3 epochs, AdamW with the paper's LR table, warm-up + cosine, label smoothing 0.1,
+the `light` policy), optionally capped at `--budget-s` seconds, are scored by val top-1 overall
+and per class. The target (see `mv2search.data.embedded`): linear far below the network, the
+network at 60-90 % within a few CPU minutes, so that architectures can be told apart.
 """
 
 from __future__ import annotations
@@ -18,12 +19,10 @@ import argparse
 import dataclasses
 import datetime
 import json
-import math
 import platform
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from mv2search.arch import build_model, get_preset
+from mv2search.arch import get_preset
 from mv2search.data import (
     CLASS_NAMES,
     DataOptions,
@@ -41,23 +40,17 @@ from mv2search.data import (
 )
 from mv2search.data.embedded import GENERATOR_VERSION
 from mv2search.data.scenes import NUISANCE
+from mv2search.train import TrainRun, load_trainer
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse the command line (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--image-sizes", nargs="+", type=int, default=[64])
-    parser.add_argument("--budget-s", type=float, default=180.0, help="training seconds per size")
-    parser.add_argument(
-        "--max-samples",
-        type=int,
-        default=0,
-        help="also stop after this many training samples (0 = time only)",
-    )
+    parser.add_argument("--trainer", default="proxy", help="conf/trainer/<name>.yaml or a path")
+    parser.add_argument("--budget-s", type=float, default=0.0, help="cap on training seconds")
     parser.add_argument("--train-size", type=int, default=DataOptions.embedded_train_size)
     parser.add_argument("--val-size", type=int, default=DataOptions.embedded_val_size)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--linear-epochs", type=int, default=5)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--seed", type=int, default=0)
@@ -108,69 +101,6 @@ def evaluate(model: torch.nn.Module, dataset, batch_size: int = 250) -> dict[str
     }
 
 
-@dataclass(frozen=True)
-class Budget:
-    """How `train_for_budget` trains."""
-
-    seconds: float = 180.0  # wall-clock training time
-    max_samples: int = 0  # also stop after this many samples (0 = time only)
-    lr: float = 2e-3  # peak AdamW learning rate
-    batch_size: int = 64
-    weight_decay: float = 0.05
-    label_smoothing: float = 0.1
-    seed: int = 0  # shuffling
-
-
-def lr_scale(fraction: float, warmup: float = 0.05) -> float:
-    """Linear warm-up over the first `warmup` of the budget, then cosine decay to 0."""
-    return min(1.0, fraction / warmup) * 0.5 * (1 + math.cos(math.pi * min(fraction, 1.0)))
-
-
-def train_for_budget(model: torch.nn.Module, train_set, budget: Budget) -> dict[str, float]:
-    """Train `model` until the budget (seconds, or samples) is spent: AdamW, `lr_scale` over the
-    budget, cross-entropy with label smoothing. The single place to swap in `mv2search.train`.
-
-    Returns:
-        `{"seconds", "samples", "steps", "epochs", "final_loss"}`.
-    """
-    optimizer = torch.optim.AdamW(model.parameters(), budget.lr, weight_decay=budget.weight_decay)
-    shuffle = torch.Generator().manual_seed(budget.seed)
-    start, samples, steps, epoch, loss = time.perf_counter(), 0, 0, 0, torch.tensor(0.0)
-
-    def progress() -> float:
-        used = (time.perf_counter() - start) / budget.seconds
-        return max(used, samples / budget.max_samples) if budget.max_samples else used
-
-    while progress() < 1:
-        train_set.set_epoch(epoch)
-        loader = DataLoader(
-            train_set,
-            budget.batch_size,
-            shuffle=True,
-            generator=shuffle,
-            drop_last=True,
-            collate_fn=collate_skip,
-        )
-        for images, labels, _ in loader:
-            if (fraction := progress()) >= 1:
-                break
-            for group in optimizer.param_groups:
-                group["lr"] = budget.lr * lr_scale(fraction)
-            loss = F.cross_entropy(model(images), labels, label_smoothing=budget.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            samples, steps = samples + len(labels), steps + 1
-        epoch += 1
-    return {
-        "seconds": time.perf_counter() - start,
-        "samples": samples,
-        "steps": steps,
-        "epochs": samples / len(train_set),
-        "final_loss": float(loss.detach()),
-    }
-
-
 def run_linear(train_set, val_set, image_size: int, epochs: int, seed: int) -> dict[str, float]:
     """Logistic regression on flattened normalised pixels of un-augmented images, AdamW."""
     torch.manual_seed(seed)
@@ -212,18 +142,28 @@ def run_network(args: argparse.Namespace, image_size: int) -> dict[str, Any]:
     )  # the same images, eval transform
     linear = run_linear(plain, data.val, image_size, args.linear_epochs, args.seed)
     print(f"[{image_size}px] linear val top-1 {linear['val_top1']:.3f}", file=sys.stderr)
-    spec = dataclasses.replace(
-        get_preset("mobilevitv2_050"), num_classes=data.num_classes, image_size=image_size
+    spec = dataclasses.replace(get_preset("mobilevitv2_050"), image_size=image_size)
+    trainer = dataclasses.replace(
+        load_trainer(args.trainer),
+        image_size=image_size,
+        max_minutes=args.budget_s / 60 if args.budget_s else None,
     )
-    torch.manual_seed(args.seed)
-    model = build_model(spec)
-    budget = Budget(args.budget_s, args.max_samples, args.lr, args.batch_size, seed=args.seed)
-    run = train_for_budget(model, data.train, budget)
-    val = evaluate(model, data.val)
-    network = {**run, "val_top1": val["top1"], "val_per_class_top1": val["per_class_top1"]}
+    run = TrainRun(spec, data, trainer, seed=args.seed)
+    result = run.fit()
+    val = evaluate(run.model, data.val)
+    network = {
+        "seconds": result.wall_s,
+        "epochs": result.epochs,
+        "steps": result.steps,
+        "images_per_s": result.images_per_s,
+        "final_loss": result.train_loss,
+        "val_top1": val["top1"],
+        "val_per_class_top1": val["per_class_top1"],
+        "trainer": dataclasses.asdict(trainer),
+    }
     print(
         f"[{image_size}px] mobilevitv2_050 val top-1 {network['val_top1']:.3f} after "
-        f"{run['seconds']:.0f} s ({run['epochs']:.1f} epochs)",
+        f"{result.wall_s:.0f} s ({result.epochs:.1f} epochs)",
         file=sys.stderr,
     )
     return {

@@ -1,7 +1,7 @@
 """Training: the recipe and budgets, the loop with exact resume, failures as results, DDP."""
 
 from mv2search.train.app import TrainAppConfig, default_run_dir, run_train
-from mv2search.train.config import TrainerConfig, recipe_lr_wd
+from mv2search.train.config import TrainerConfig, load_trainer, recipe_lr_wd
 from mv2search.train.loop import TrainRun, train
 from mv2search.train.result import TrainResult
 
@@ -11,6 +11,7 @@ __all__ = [
     "TrainResult",
     "TrainerConfig",
     "default_run_dir",
+    "load_trainer",
     "recipe_lr_wd",
     "run_train",
     "train",

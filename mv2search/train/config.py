@@ -13,13 +13,15 @@ and `none` are available).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from pathlib import Path
 
-__all__ = ["TrainerConfig", "recipe_lr_wd", "PRECISIONS", "LR_SCALINGS"]
+__all__ = ["TrainerConfig", "load_trainer", "recipe_lr_wd", "PRECISIONS", "LR_SCALINGS"]
 
 PRECISIONS = ("auto", "fp32", "bf16")
 LR_SCALINGS = ("sqrt", "linear", "none")
 RECIPE_BATCH = 1024
+TRAINER_DIR = Path(__file__).resolve().parents[1] / "conf" / "trainer"
 
 # architecture.md 1.9: width multiplier -> (max LR, weight decay) at batch 1024.
 _RECIPE = (
@@ -103,6 +105,33 @@ class TrainerConfig:
         lr = self.lr if self.lr is not None else table_lr * scale
         weight_decay = self.weight_decay if self.weight_decay is not None else table_wd
         return lr, weight_decay
+
+
+def load_trainer(name: str) -> TrainerConfig:
+    """A trainer from `conf/trainer/<name>.yaml` (e.g. `proxy`, `full`) or a YAML file path,
+    without Hydra.
+
+    Args:
+        name: A config name of the `trainer` group, or a path.
+
+    Returns:
+        The config.
+
+    Raises:
+        ValueError: for an unknown name or key, naming it.
+    """
+    import yaml
+
+    path = Path(name) if name.endswith((".yaml", ".yml")) else TRAINER_DIR / f"{name}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in TRAINER_DIR.glob("*.yaml"))
+        raise ValueError(f"trainer {name!r}: no file {path}; available: {known}")
+    values = yaml.safe_load(path.read_text()) or {}
+    values.pop("defaults", None)
+    unknown = set(values) - {f.name for f in fields(TrainerConfig)}
+    if unknown:
+        raise ValueError(f"{path}: unknown trainer keys {sorted(unknown)}")
+    return TrainerConfig(**values)
 
 
 def recipe_lr_wd(width_multiplier: float) -> tuple[float, float]:

@@ -100,3 +100,10 @@ def test_train_py_writes_metrics_checkpoint_and_result(tmp_path, data_cache):
     result = json.loads((run / "result.json").read_text())
     assert result["status"] == "ok" and result["steps"] == TRAIN_SIZE // 64
     assert f"ok: top-1 {result['top1']:.2%}" in done.stdout
+
+
+@pytest.mark.parametrize("trainer", ["proxy", "full"])
+def test_load_trainer_equals_what_hydra_composes(trainer):
+    from mv2search.train import load_trainer
+
+    assert load_trainer(trainer) == _compose(f"trainer={trainer}").trainer

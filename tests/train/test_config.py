@@ -35,3 +35,17 @@ def test_explicit_lr_and_decay_win():
 def test_bad_settings_name_the_field(field, value, message):
     with pytest.raises(ValueError, match=message):
         TrainerConfig(**{field: value})
+
+
+def test_load_trainer_reads_the_group_files_without_hydra(tmp_path):
+    from mv2search.train.config import load_trainer
+
+    proxy = load_trainer("proxy")
+    assert proxy.name == "proxy" and proxy.image_size == 64
+    assert load_trainer("full").epochs == 300
+    with pytest.raises(ValueError, match=r"trainer 'quick': no file .* \['full', 'proxy'\]"):
+        load_trainer("quick")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("epochs: 2\nlearning_rate: 0.1\n")
+    with pytest.raises(ValueError, match="bad.yaml: unknown trainer keys \\['learning_rate'\\]"):
+        load_trainer(str(bad))
