@@ -1,0 +1,138 @@
+"""Opening a study store: URL resolution, the Optuna storage, study metadata checks.
+
+Private to `mv2search.search.store`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import subprocess
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.storages import JournalStorage, RDBStorage
+from optuna.storages.journal import JournalFileBackend
+
+__all__: list[str] = []
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_RESERVED = ("directions", "code_version", "x_names", "x_bounds")
+
+
+def resolve_url(name: str, url: str | None, runs_dir: str | Path) -> str:
+    """The storage URL: `url`, or `sqlite:///<runs_dir>/<name>/study.db` (folder created)."""
+    if url is None:
+        folder = Path(runs_dir) / name
+        folder.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{folder / 'study.db'}"
+    if not url.startswith(("sqlite:///", "journal:", "postgresql")):
+        raise ValueError(
+            f"storage.url: {url!r} is not supported; use sqlite:///<file>, journal:<file> or "
+            "postgresql://user@host:port/db"
+        )
+    path = local_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return url
+
+
+def local_path(url: str) -> Path | None:
+    """The file behind a `sqlite:///` or `journal:` URL; None for a server URL."""
+    if url.startswith("sqlite:///"):
+        return Path(url[len("sqlite:///") :])
+    if url.startswith("journal:"):
+        return Path(url[len("journal:") :].removeprefix("//"))
+    return None
+
+
+def build_storage(url: str, heartbeat_s: float) -> optuna.storages.BaseStorage:
+    """The Optuna storage for `url`; heartbeats on SQL storages, `3 x heartbeat_s` grace.
+
+    Raises:
+        ValueError: naming the file when it exists but is not a readable study store (the file is
+            left untouched).
+    """
+    path = local_path(url)
+    if path is not None and path.exists() and path.stat().st_size > 0:
+        if url.startswith("sqlite:///") and path.read_bytes()[:16] != _SQLITE_MAGIC:
+            raise ValueError(f"{path}: not an SQLite study store (left untouched)")
+    try:
+        if url.startswith("journal:"):
+            return JournalStorage(JournalFileBackend(str(path)))
+        # SQLite: wait for the other workers' write locks instead of failing at once.
+        kwargs: dict[str, Any] = (
+            {"connect_args": {"timeout": 60}} if path is not None else {"pool_pre_ping": True}
+        )
+        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna 5.0
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return RDBStorage(
+                url,
+                engine_kwargs=kwargs,
+                heartbeat_interval=max(1, round(heartbeat_s)),
+                grace_period=max(3, round(3 * heartbeat_s)),
+            )
+    except Exception as err:
+        where = path if path is not None else url
+        raise ValueError(f"{where}: cannot open the study store (left untouched): {err}") from err
+
+
+def check_metadata(
+    study: optuna.Study, directions: Sequence[str], metadata: dict[str, Any]
+) -> None:
+    """Write the study metadata on first open; on reopen, require it to be the same.
+
+    Raises:
+        ValueError: naming the study and the first differing key.
+    """
+    wanted = json.loads(json.dumps(dict(metadata)))
+    for key in _RESERVED:
+        if key in wanted:
+            raise ValueError(f"metadata.{key}: reserved by the study store; pass it otherwise")
+    wanted["directions"] = [str(d).lower() for d in directions]
+    stored = study.user_attrs
+    if "directions" not in stored:
+        for key, value in wanted.items():
+            study.set_user_attr(key, value)
+        study.set_user_attr("code_version", code_version())
+        return
+    stored_directions = [d.name.lower() for d in study.directions]
+    if stored_directions != wanted["directions"]:
+        raise ValueError(
+            f"study {study.study_name!r}: directions {wanted['directions']} differ from the "
+            f"stored {stored_directions}"
+        )
+    known = set(stored) - set(_RESERVED)
+    for key in sorted(known | set(wanted)):
+        if stored.get(key) != wanted.get(key):
+            raise ValueError(
+                f"study {study.study_name!r}: metadata {key!r} is {wanted.get(key)!r} here but "
+                f"{stored.get(key)!r} in the store; use another study name or the same settings"
+            )
+
+
+@functools.cache
+def code_version() -> str:
+    """The git commit of this checkout (`+dirty` with uncommitted changes), or "unknown"."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")

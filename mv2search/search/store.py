@@ -1,0 +1,350 @@
+"""The study store: every trial of a search, durable and shared by many workers (STYLE.md 8).
+
+This is the only module that knows the storage. A study is a standard Optuna study, so
+optuna-dashboard opens it (`optuna-dashboard sqlite:///runs/<name>/study.db`):
+
+- `sqlite:///runs/<name>/study.db` (default), `journal:<file>` (one machine), or
+  `postgresql://user@host:port/db` (many machines, one study).
+- Study user attrs: `directions`, the caller's metadata (objectives, reference point, space,
+  budget, seed, ...), `code_version`, `x_names`, `x_bounds`.
+- Trial user attrs: `signature`, `spec` (`ArchSpec.to_dict()`), `x` (encoded, `d`), `seed`,
+  `code_version`, `host`, `pid`; when finished `metrics`, `wall_time_s` and, for a failure,
+  `fail_reason`. Optuna itself keeps state, values and start/complete times.
+
+Concurrency: `claim` creates a RUNNING trial only if no trial of the same signature is COMPLETE,
+FAIL with a reason, or RUNNING; so a spec is evaluated at most once per study, whatever the
+number of workers. SQL stores make this atomic with a claim table keyed by `(study, signature)`
+(an `INSERT` that only one worker can win, see `_store_claims`); journal stores with a file lock.
+
+Crash semantics: a worker records a heartbeat every `heartbeat_s` while it holds a trial. A
+RUNNING trial with no heartbeat for `3 x heartbeat_s` is stale: the next `claim` or `history`
+from any worker marks it FAIL with reason `"worker died"` (Optuna `fail_stale_trials`; journal
+stores instead check that the owning process on this host is gone). Its spec can then be
+claimed again, and the new trial replaces it. So a killed trial is never lost (it is evaluated
+again) and a spec is never completed twice; the dead attempt stays in the study as a FAIL row.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+import torch
+from optuna.distributions import FloatDistribution
+from optuna.storages import RDBStorage, fail_stale_trials
+from optuna.trial import FrozenTrial, TrialState, create_trial
+
+from mv2search.arch.spec import ArchSpec
+from mv2search.search._store_claims import RDBClaims, file_lock
+from mv2search.search._store_open import (
+    build_storage,
+    check_metadata,
+    code_version,
+    local_path,
+    resolve_url,
+)
+from mv2search.search._store_trial import Heartbeat, TrialHandle
+from mv2search.search.space import SearchSpace
+
+__all__ = ["WORKER_DIED", "Records", "StudyStore", "TrialHandle"]
+
+WORKER_DIED = "worker died"
+"""The failure reason of a trial whose worker stopped sending heartbeats."""
+
+
+@dataclass(frozen=True)
+class Records:
+    """What the optimiser and the reports need from a study.
+
+    Attributes:
+        x: `n x d` encoded specs of the COMPLETE trials, in trial order.
+        values: `n x m` objective values of the same trials.
+        metrics: The `n` metric dicts of the same trials.
+        signatures: The `n` signatures of the same trials.
+        failed: `(signature, reason)` of every FAIL trial.
+        x_pending: `p x d` encoded specs of the RUNNING trials (BoTorch's `X_pending`).
+    """
+
+    x: torch.Tensor
+    values: torch.Tensor
+    metrics: list[dict[str, float]]
+    signatures: list[str]
+    failed: list[tuple[str, str]]
+    x_pending: torch.Tensor
+
+
+class StudyStore:
+    """One Optuna study with claim/complete/fail for many workers; build with `StudyStore.open`."""
+
+    def __init__(self, study: optuna.Study, url: str, heartbeat_s: float) -> None:
+        self.study = study
+        self.url = url
+        self.heartbeat_s = heartbeat_s
+        self._storage = study._storage
+        self._study_id = self._storage.get_study_id_from_name(study.study_name)
+        self._claims = None
+        if isinstance(self._storage, RDBStorage):
+            self._claims = RDBClaims(self._storage.engine, study.study_name, 3 * heartbeat_s)
+
+    @classmethod
+    def open(
+        cls,
+        name: str,
+        url: str | None = None,
+        *,
+        directions: list[str],
+        metadata: dict[str, Any],
+        space: SearchSpace | None = None,
+        runs_dir: str = "runs",
+        heartbeat_s: float = 10.0,
+    ) -> StudyStore:
+        """Create the study, or reopen it to resume.
+
+        Args:
+            name: Study name (also the folder under `runs_dir` for the default URL).
+            url: `sqlite:///<file>`, `journal:<file>`, `postgresql://...`; default
+                `sqlite:///<runs_dir>/<name>/study.db`.
+            directions: `"maximize"` / `"minimize"` per objective, in `values` order.
+            metadata: JSON-able study facts (objectives, reference point, space, budget, seed).
+            space: When given, trial params are stored under its names for optuna-dashboard.
+            runs_dir: Root folder of the default URL.
+            heartbeat_s: Heartbeat period in seconds; a trial is stale after `3 x heartbeat_s`.
+
+        Returns:
+            The store.
+
+        Raises:
+            ValueError: naming the file if it is not a readable study store (left untouched);
+                naming the study and key if `directions` or `metadata` differ from the stored.
+        """
+        url = resolve_url(name, url, runs_dir)
+        storage = build_storage(url, heartbeat_s)
+        try:
+            study = optuna.create_study(
+                study_name=name, storage=storage, directions=directions, load_if_exists=True
+            )
+        except (ValueError, optuna.exceptions.StorageInternalError) as err:
+            where = local_path(url) or url
+            raise ValueError(f"{where}: cannot open study {name!r}: {err}") from err
+        check_metadata(study, directions, metadata)
+        if space is not None and "x_names" not in study.user_attrs:
+            study.set_user_attr("x_names", list(space.names))
+            study.set_user_attr("x_bounds", space.bounds.tolist())
+        return cls(study, url, heartbeat_s)
+
+    # ------------------------------------------------------------------------------- lifecycle
+    def claim(self, spec: ArchSpec, x: torch.Tensor, seed: int) -> TrialHandle | None:
+        """Start a RUNNING trial for `spec`, unless its signature already has a trial.
+
+        Args:
+            spec: The spec to evaluate.
+            x: Its `d` encoded coordinates (`SearchSpace.encode(spec)`).
+            seed: The training seed stored with the trial.
+
+        Returns:
+            The handle to pass to `complete`/`fail`, or None when the signature is COMPLETE,
+            FAIL with a reason, or RUNNING in a live worker (see `result` for the cached one).
+        """
+        signature = spec.signature
+        if self._claims is None:
+            lock = local_path(self.url).with_suffix(".lock-claims")
+            with file_lock(lock):
+                self._fail_dead_local()
+                if self._find(signature, blocking=True) is not None:
+                    return None
+                return self._create(spec, x, seed)
+        self._fail_stale()
+        owner = uuid.uuid4().hex
+        if not self._claims.take(signature, owner, self._reclaimable):
+            return None
+        handle = self._create(spec, x, seed)
+        if not self._claims.bind(signature, owner, handle.trial_id):
+            self.fail(handle, "claim lost to another worker")
+            return None
+        return handle
+
+    def complete(self, handle: TrialHandle, metrics: dict[str, float], values: list[float]) -> None:
+        """Finish the trial as COMPLETE with its `metrics` and objective `values` (`m`)."""
+        handle.stop()
+        self._storage.set_trial_user_attr(handle.trial_id, "metrics", _floats(metrics))
+        self._storage.set_trial_user_attr(handle.trial_id, "wall_time_s", handle.elapsed())
+        self._storage.set_trial_state_values(
+            handle.trial_id, TrialState.COMPLETE, [float(v) for v in values]
+        )
+
+    def fail(self, handle: TrialHandle, reason: str) -> None:
+        """Finish the trial as FAIL with `reason`; its spec will not be evaluated again."""
+        handle.stop()
+        self._storage.set_trial_user_attr(handle.trial_id, "fail_reason", str(reason))
+        self._storage.set_trial_user_attr(handle.trial_id, "wall_time_s", handle.elapsed())
+        self._storage.set_trial_state_values(handle.trial_id, TrialState.FAIL)
+
+    # --------------------------------------------------------------------------------- reading
+    def result(self, signature: str) -> dict[str, Any] | None:
+        """The cached outcome of `signature`: `state`, `values`, `metrics`, `reason`; or None."""
+        trial = self._find(signature, blocking=False)
+        if trial is None:
+            return None
+        return {
+            "state": trial.state.name,
+            "values": trial.values,
+            "metrics": trial.user_attrs.get("metrics"),
+            "reason": _reason(trial),
+        }
+
+    def history(self) -> Records:
+        """The completed, failed and pending trials (after failing stale ones)."""
+        self._fail_stale()
+        trials = self._trials()
+        done = [t for t in trials if t.state == TrialState.COMPLETE]
+        running = [t for t in trials if t.state == TrialState.RUNNING]
+        d = self._dim(trials)
+        m = len(self.study.directions)
+        return Records(
+            x=_matrix([t.user_attrs["x"] for t in done], d),
+            values=_matrix([t.values for t in done], m),
+            metrics=[t.user_attrs.get("metrics", {}) for t in done],
+            signatures=[t.user_attrs["signature"] for t in done],
+            failed=[(t.user_attrs["signature"], _reason(t)) for t in trials if _failed(t)],
+            x_pending=_matrix([t.user_attrs["x"] for t in running], d),
+        )
+
+    def records(self) -> list[dict[str, Any]]:
+        """One plain dict per trial (number, state, signature, seed, values, metrics, reason,
+        start time, wall time, code version) for reports."""
+        return [
+            {
+                "number": t.number,
+                "state": t.state.name,
+                "signature": t.user_attrs["signature"],
+                "seed": t.user_attrs.get("seed"),
+                "values": t.values,
+                "metrics": t.user_attrs.get("metrics"),
+                "reason": _reason(t),
+                "datetime_start": t.datetime_start,
+                "wall_time_s": t.user_attrs.get("wall_time_s"),
+                "code_version": t.user_attrs.get("code_version"),
+            }
+            for t in self._trials()
+        ]
+
+    @property
+    def n_complete(self) -> int:
+        """Number of COMPLETE trials."""
+        return len(self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+
+    @property
+    def n_failed(self) -> int:
+        """Number of FAIL trials (evaluation failures and dead workers)."""
+        return len(self.study.get_trials(deepcopy=False, states=(TrialState.FAIL,)))
+
+    # ------------------------------------------------------------------------------- internals
+    def _trials(self) -> list[FrozenTrial]:
+        trials = self.study.get_trials(deepcopy=False)
+        return [t for t in trials if "signature" in t.user_attrs]
+
+    def _find(self, signature: str, blocking: bool) -> FrozenTrial | None:
+        """The trial that blocks `signature` (RUNNING/COMPLETE/FAIL not by a dead worker)."""
+        for trial in self._trials():
+            if trial.user_attrs["signature"] != signature:
+                continue
+            if trial.state == TrialState.RUNNING and not blocking:
+                continue
+            if trial.state in (TrialState.COMPLETE, TrialState.RUNNING):
+                return trial
+            if trial.state == TrialState.FAIL and _reason(trial) != WORKER_DIED:
+                return trial
+        return None
+
+    def _reclaimable(self, trial_id: int) -> bool:
+        trial = self._storage.get_trial(trial_id)
+        return trial.state == TrialState.FAIL and _reason(trial) == WORKER_DIED
+
+    def _create(self, spec: ArchSpec, x: torch.Tensor, seed: int) -> TrialHandle:
+        values = [float(v) for v in torch.as_tensor(x, dtype=torch.float64).reshape(-1).tolist()]
+        names = self.study.user_attrs.get("x_names")
+        low, high = self.study.user_attrs.get("x_bounds", (values, values))
+        params, distributions = {}, {}
+        if names is not None and len(names) == len(values):
+            params = dict(zip(names, values, strict=True))
+            distributions = {
+                k: FloatDistribution(lo, hi) for k, lo, hi in zip(names, low, high, strict=True)
+            }
+        template = create_trial(
+            state=TrialState.RUNNING,
+            params=params,
+            distributions=distributions,
+            user_attrs={
+                "signature": spec.signature,
+                "spec": spec.to_dict(),
+                "x": values,
+                "seed": int(seed),
+                "code_version": code_version(),
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+            },
+        )
+        trial_id = self._storage.create_new_trial(self._study_id, template_trial=template)
+        beat = None
+        if isinstance(self._storage, RDBStorage):
+            self._storage.record_heartbeat(trial_id)
+            beat = Heartbeat(self._storage, trial_id, self.heartbeat_s)
+        number = self._storage.get_trial_number_from_id(trial_id)
+        return TrialHandle(trial_id, number, spec.signature, int(seed), time.monotonic(), beat)
+
+    def _fail_stale(self) -> None:
+        if isinstance(self._storage, RDBStorage):
+            fail_stale_trials(self.study)
+        else:
+            self._fail_dead_local()
+
+    def _fail_dead_local(self) -> None:
+        """Journal stores have no heartbeats: fail RUNNING trials whose process here is gone."""
+        host = socket.gethostname()
+        for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            pid = trial.user_attrs.get("pid")
+            if trial.user_attrs.get("host") == host and pid is not None and not _alive(pid):
+                self._storage.set_trial_user_attr(trial._trial_id, "fail_reason", WORKER_DIED)
+                self._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+
+    def _dim(self, trials: list[FrozenTrial]) -> int:
+        names = self.study.user_attrs.get("x_names")
+        if names is not None:
+            return len(names)
+        return len(trials[0].user_attrs["x"]) if trials else 0
+
+
+def _reason(trial: FrozenTrial) -> str | None:
+    """A FAIL trial's reason; one failed by Optuna's heartbeat check has none: worker died."""
+    if trial.state != TrialState.FAIL:
+        return None
+    return trial.user_attrs.get("fail_reason", WORKER_DIED)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _floats(metrics: dict[str, float]) -> dict[str, float]:
+    return {str(k): float(v) for k, v in metrics.items()}
+
+
+def _matrix(rows: list[Any], width: int) -> torch.Tensor:
+    if not rows:
+        return torch.empty(0, width, dtype=torch.float64)
+    return torch.tensor(rows, dtype=torch.float64)
+
+
+def _failed(trial: FrozenTrial) -> bool:
+    return trial.state == TrialState.FAIL
