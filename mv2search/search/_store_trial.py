@@ -7,7 +7,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from optuna.storages import RDBStorage
+from optuna.storages import BaseStorage
 
 __all__: list[str] = []
 
@@ -23,14 +23,14 @@ class Heartbeat:
         interval_s: Seconds between heartbeats.
     """
 
-    def __init__(self, storage: RDBStorage, trial_id: int, interval_s: float) -> None:
+    def __init__(self, storage: BaseStorage, trial_id: int, interval_s: float) -> None:
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._run, args=(storage, trial_id, interval_s), daemon=True
         )
         self._thread.start()
 
-    def _run(self, storage: RDBStorage, trial_id: int, interval_s: float) -> None:
+    def _run(self, storage: BaseStorage, trial_id: int, interval_s: float) -> None:
         while not self._stop.wait(interval_s):
             try:
                 storage.record_heartbeat(trial_id)

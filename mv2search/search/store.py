@@ -85,11 +85,14 @@ class StudyStore:
         self.study = study
         self.url = url
         self.heartbeat_s = heartbeat_s
+        # Optuna wraps an RDBStorage in a cache; write through the wrapper, test the backend.
         self._storage = study._storage
+        backend = getattr(self._storage, "_backend", self._storage)
+        self._sql = isinstance(backend, RDBStorage)
         self._study_id = self._storage.get_study_id_from_name(study.study_name)
         self._claims = None
-        if isinstance(self._storage, RDBStorage):
-            self._claims = RDBClaims(self._storage.engine, study.study_name, 3 * heartbeat_s)
+        if self._sql:
+            self._claims = RDBClaims(backend.engine, study.study_name, 3 * heartbeat_s)
 
     @classmethod
     def open(
@@ -291,14 +294,14 @@ class StudyStore:
         )
         trial_id = self._storage.create_new_trial(self._study_id, template_trial=template)
         beat = None
-        if isinstance(self._storage, RDBStorage):
+        if self._sql:
             self._storage.record_heartbeat(trial_id)
             beat = Heartbeat(self._storage, trial_id, self.heartbeat_s)
         number = self._storage.get_trial_number_from_id(trial_id)
         return TrialHandle(trial_id, number, spec.signature, int(seed), time.monotonic(), beat)
 
     def _fail_stale(self) -> None:
-        if isinstance(self._storage, RDBStorage):
+        if self._sql:
             fail_stale_trials(self.study)
         else:
             self._fail_dead_local()
