@@ -30,6 +30,7 @@ import os
 import socket
 import time
 import uuid
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -302,7 +303,9 @@ class StudyStore:
 
     def _fail_stale(self) -> None:
         if self._sql:
-            fail_stale_trials(self.study)
+            with warnings.catch_warnings():  # "experimental" in Optuna 5.0
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                fail_stale_trials(self.study)
         else:
             self._fail_dead_local()
 
