@@ -1,0 +1,85 @@
+"""Contract tests applied to every backend (mv2search/search/backends)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mv2search.arch import ArchSpec
+from mv2search.cost import count_macs
+from mv2search.search import load_space
+from mv2search.search.backends import BACKENDS, make_proposer
+from mv2search.search.objectives import Objective, Objectives
+from mv2search.search.problems import mv2_problem
+
+SPACE = load_space("mv2")
+OBJECTIVES = Objectives([Objective("accuracy", "max"), Objective("gmacs", "min")], (0.35, 11.0))
+BOTORCH_FAST = {"n_initial": 4, "num_restarts": 2, "raw_samples": 32, "mc_samples": 16}
+
+
+def _proposer(name: str, seed: int = 0, **options: object):
+    if name == "botorch":
+        options = {**BOTORCH_FAST, **options}
+    return make_proposer(name, SPACE, OBJECTIVES, seed, **options)
+
+
+def _history(k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    problem = mv2_problem(max_gmacs=None, latency_store=None)
+    X = SPACE.sample_encoded(k, seed=7)
+    Y = problem.objectives.metrics_tensor([problem.evaluate(x) for x in X])
+    Y[1] = float("nan")  # a failed evaluation
+    return X, OBJECTIVES.to_max(Y)
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_proposals_are_in_bounds_on_the_grid_and_decode(name: str) -> None:
+    X, Y = _history(8)
+    new = _proposer(name).propose(X, Y, torch.empty(0, SPACE.dim), 2)
+    assert new.shape == (2, SPACE.dim)
+    bounds = SPACE.bounds
+    assert ((new >= bounds[0]) & (new <= bounds[1])).all()
+    assert torch.equal(SPACE.snap(new), new)
+    assert all(isinstance(spec, ArchSpec) for spec in SPACE.decode(new))
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_same_seed_gives_same_proposals(name: str) -> None:
+    X, Y = _history(8)
+    first = _proposer(name, seed=3).propose(X, Y, torch.empty(0, SPACE.dim), 2)
+    second = _proposer(name, seed=3).propose(X, Y, torch.empty(0, SPACE.dim), 2)
+    assert torch.equal(first, second)
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_empty_history_works(name: str) -> None:
+    empty = torch.empty(0, SPACE.dim)
+    new = _proposer(name).propose(empty, torch.empty(0, 2), empty, 3)
+    assert new.shape == (3, SPACE.dim)
+    assert len({tuple(row) for row in new.tolist()}) == 3
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_evaluated_and_pending_points_are_not_proposed_again(name: str) -> None:
+    X, Y = _history(8)
+    pending = SPACE.sample_encoded(3, seed=11)
+    new = _proposer(name).propose(X, Y, pending, 2)
+    old = {tuple(row) for row in torch.cat([X, pending]).tolist()}
+    assert not old & {tuple(row) for row in new.tolist()}
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_no_infeasible_proposal_under_a_macs_budget(name: str) -> None:
+    X, Y = _history(8)
+    budget = 0.6e9
+
+    def is_feasible(x: torch.Tensor) -> bool:
+        return count_macs(SPACE.decode(x)) <= budget
+
+    new = _proposer(name, is_feasible=is_feasible).propose(X, Y, torch.empty(0, SPACE.dim), 3)
+    assert new.shape[0] == 3
+    assert all(count_macs(spec) <= budget for spec in SPACE.decode(new))
+
+
+def test_unknown_backend_lists_the_allowed_names() -> None:
+    with pytest.raises(ValueError, match="allowed.*botorch"):
+        make_proposer("cmaes", SPACE, OBJECTIVES)
