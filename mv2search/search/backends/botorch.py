@@ -65,7 +65,7 @@ class BoTorchProposer:
         is_feasible: Optional exact-constraint filter on encoded candidates.
         options: `num_restarts` (4), `raw_samples` (128), `mc_samples` (64), `maxiter` (50),
             `pool_size` (256, snapped Sobol points also scored at the end), `threads` (1, torch
-            intra-op threads while proposing; restored afterwards).
+            intra-op threads while proposing; restored afterwards), `fit_maxiter` (100).
     """
 
     def __init__(
@@ -77,7 +77,15 @@ class BoTorchProposer:
         is_feasible: FeasibilityFilter | None = None,
         **options: Any,
     ) -> None:
-        allowed = {"num_restarts", "raw_samples", "mc_samples", "maxiter", "pool_size", "threads"}
+        allowed = {
+            "num_restarts",
+            "raw_samples",
+            "mc_samples",
+            "maxiter",
+            "pool_size",
+            "threads",
+            "fit_maxiter",
+        }
         unknown = sorted(set(options) - allowed)
         if unknown:
             raise ValueError(
@@ -87,7 +95,7 @@ class BoTorchProposer:
         self.n_initial = 2 * (space.dim + 1) if n_initial is None else n_initial
         self.is_feasible = is_feasible
         self.options = {"num_restarts": 4, "raw_samples": 128, "mc_samples": 64, "maxiter": 50}
-        self.options.update(pool_size=256, threads=1)
+        self.options.update(pool_size=256, threads=1, fit_maxiter=100)
         self.options.update(options)
 
     def propose(
@@ -138,7 +146,12 @@ class BoTorchProposer:
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+            # L-BFGS-B's default 2,000 iterations took 36 s at 100 observations on mv2 (d=14);
+            # 100 iterations took 2.7 s.
+            fit_gpytorch_mll(
+                ExactMarginalLogLikelihood(model.likelihood, model),
+                optimizer_kwargs={"options": {"maxiter": self.options["fit_maxiter"]}},
+            )
         return model
 
     def _pick(
