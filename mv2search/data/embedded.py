@@ -34,20 +34,19 @@ import hashlib
 import json
 import multiprocessing as mp
 import os
-import tempfile
 import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from mv2search.data.collate import collate_skip
 from mv2search.data.scenes import CLASS_NAMES, CLASSES, NUISANCE, render_scene
-from mv2search.data.seeding import sample_generator
+from mv2search.data.seeding import EpochSeeded, sample_generator
 from mv2search.data.transforms import LabelPreserving, Transform, build_transform
+from mv2search.files import atomic_writer
 
 __all__ = [
     "CLASS_NAMES",
@@ -192,17 +191,8 @@ def _read(path: Path, size: int, image_size: int) -> tuple[np.ndarray, np.ndarra
 
 
 def _write_atomic(path: Path, images: np.ndarray, labels: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, images=images, labels=labels)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_writer(path) as file:
+        np.savez(file, images=images, labels=labels)
 
 
 def load_or_generate(
@@ -238,7 +228,7 @@ def load_or_generate(
     return images, labels
 
 
-class EmbeddedShapes(Dataset):
+class EmbeddedShapes(EpochSeeded):
     """The embedded data set as a torch `Dataset` of `(image, label)`.
 
     `image` is `transform(uint8 3 x H x W, generator)` with a generator seeded from
@@ -267,6 +257,7 @@ class EmbeddedShapes(Dataset):
         transform: Transform | None = None,
         cache_dir: str | os.PathLike | None = None,
     ) -> None:
+        super().__init__()
         workers = min(4, os.cpu_count() or 1) if size * image_size**2 >= 2000 * 64**2 else 1
         self.images, self.targets = load_or_generate(
             seed, split, size, image_size, cache_dir, workers
@@ -275,16 +266,6 @@ class EmbeddedShapes(Dataset):
         self.transform = transform or build_transform(
             "none", image_size, train=False, label_preserving=EMBEDDED_AUGMENTATIONS
         )
-        self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
-
-    @property
-    def epoch(self) -> int:
-        """The epoch that seeds the augmentation."""
-        return int(self._epoch)
-
-    def set_epoch(self, epoch: int) -> None:
-        """Use `epoch` for the augmentation of every following `__getitem__` (all workers)."""
-        self._epoch.fill_(int(epoch))
 
     def __len__(self) -> int:
         return len(self.targets)

@@ -18,11 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from mv2search.data.collate import Skipped, collate_skip
-from mv2search.data.seeding import sample_generator
+from mv2search.data.seeding import EpochSeeded, sample_generator
 from mv2search.data.splits import stratified_split
 from mv2search.data.transforms import Transform
 
@@ -176,7 +175,7 @@ def verify_images(paths: list[str], threads: int = 4) -> list[str]:
     return [path for path in results if path is not None]
 
 
-class ImageFolderDataset(Dataset):
+class ImageFolderDataset(EpochSeeded):
     """Images from files as `(transform(image, generator), label)`, or `Skipped(path)` for a file
     that cannot be decoded (`collate_skip` drops it from the batch).
 
@@ -196,19 +195,10 @@ class ImageFolderDataset(Dataset):
         transform: Transform,
         seed: int = 0,
     ) -> None:
+        super().__init__()
         self.samples = list(samples)
         self.targets = np.array([label for _, label in self.samples], dtype=np.int64)
         self.class_names, self.transform, self.seed = tuple(class_names), transform, seed
-        self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
-
-    @property
-    def epoch(self) -> int:
-        """The epoch that seeds the augmentation."""
-        return int(self._epoch)
-
-    def set_epoch(self, epoch: int) -> None:
-        """Use `epoch` for the augmentation of every following `__getitem__` (all workers)."""
-        self._epoch.fill_(int(epoch))
 
     def verify(self, threads: int = 4) -> list[str]:
         """Paths of this dataset's files that cannot be decoded (see `verify_images`)."""

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-__all__ = ["EpochSampler", "build_loader", "steps_per_epoch"]
+from mv2search.data.seeding import derive_seed
 
-_EPOCH_STRIDE = 1_000_003  # a prime: (seed, epoch) pairs map to distinct generator seeds
+__all__ = ["EpochSampler", "build_loader", "steps_per_epoch"]
 
 
 class EpochSampler(Sampler[int]):
@@ -50,7 +50,7 @@ class EpochSampler(Sampler[int]):
         if not 0 <= rank < world_size:
             raise ValueError(f"rank={rank} must lie in [0, world_size={world_size})")
         if shuffle:
-            generator = torch.Generator().manual_seed(seed * _EPOCH_STRIDE + epoch)
+            generator = torch.Generator().manual_seed(derive_seed(seed, epoch))
             order = torch.randperm(size, generator=generator)
         else:
             order = torch.arange(size)

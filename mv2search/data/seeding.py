@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 
 import torch
+from torch.utils.data import Dataset
 
-__all__ = ["derive_seed", "sample_generator"]
+__all__ = ["EpochSeeded", "derive_seed", "sample_generator"]
 
 _MASK_63 = (1 << 63) - 1
 
@@ -34,3 +35,23 @@ def derive_seed(*values: int) -> int:
 def sample_generator(seed: int, epoch: int, index: int) -> torch.Generator:
     """A CPU `torch.Generator` for one sample of one epoch (see the module docstring)."""
     return torch.Generator().manual_seed(derive_seed(seed, epoch, index))
+
+
+class EpochSeeded(Dataset):
+    """Base of the data sets: an epoch in shared memory that seeds each sample's augmentation.
+
+    The epoch lives in a shared-memory tensor, so `set_epoch` reaches DataLoader workers that were
+    started before it (persistent workers) as well as new ones.
+    """
+
+    def __init__(self) -> None:
+        self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
+
+    @property
+    def epoch(self) -> int:
+        """The epoch that seeds the augmentation."""
+        return int(self._epoch)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Use `epoch` for the augmentation of every following `__getitem__` (all workers)."""
+        self._epoch.fill_(int(epoch))

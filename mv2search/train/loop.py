@@ -22,7 +22,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from mv2search.arch import ArchSpec, build_model, load_timm_state_dict, read_checkpoint
-from mv2search.data import DataSplits
+from mv2search.data import DataSplits, derive_seed
 from mv2search.data.loader import EpochSampler, build_loader, steps_per_epoch
 from mv2search.train.checkpoint import load_checkpoint, save_checkpoint, write_json
 from mv2search.train.config import TrainerConfig
@@ -122,10 +122,9 @@ class TrainRun:
             self.wrapped = nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
             )
-        lr, weight_decay = self.cfg.peak_lr_and_decay(self.spec.width_multiplier)
-        self.peak_lr, self.weight_decay = lr, weight_decay
+        self.peak_lr, weight_decay = self.cfg.peak_lr_and_decay(self.spec.width_multiplier)
         self.optimizer = build_optimizer(
-            self.model, lr, weight_decay, (self.cfg.beta1, self.cfg.beta2)
+            self.model, self.peak_lr, weight_decay, (self.cfg.beta1, self.cfg.beta2)
         )
         self.warmup = warmup_steps_for(
             self.total_steps, self.cfg.warmup_steps, self.cfg.warmup_max_fraction
@@ -176,11 +175,12 @@ class TrainRun:
         if self.finished is None:
             try:
                 self.finished = self._fit()
-            except (torch.OutOfMemoryError, MemoryError) as err:
-                self.finished = self._failure("oom", f"out of memory: {str(err).splitlines()[0]}")
-            except RuntimeError as err:
+            except (MemoryError, RuntimeError) as err:  # torch.OutOfMemoryError is a RuntimeError
                 if not is_oom(err):
                     raise
+                self.optimizer.zero_grad(set_to_none=True)  # let the caller have the memory back
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
                 self.finished = self._failure("oom", f"out of memory: {str(err).splitlines()[0]}")
             self._save()
         result = TrainResult(**self.finished, run_dir=str(self.run_dir) if self.run_dir else None)
@@ -261,7 +261,8 @@ class TrainRun:
             group["lr"] = lr
         targets: torch.Tensor = labels
         if self.mixer is not None:
-            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
+            # index -1: never a sample's (seed, epoch, index >= 0) stream
+            generator = torch.Generator().manual_seed(derive_seed(self.seed, step, -1))
             images, targets = self.mixer(images, labels, generator)
         images = images.to(self.device, non_blocking=True)
         targets = targets.to(self.device, non_blocking=True)

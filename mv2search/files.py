@@ -1,0 +1,64 @@
+"""Atomic file writes: a reader sees the old file or the new one, never half of one.
+
+The bytes go to a temporary file in the same folder, are flushed to disk, and replace the target
+with `os.replace` (atomic on POSIX and Windows). A process killed mid-write leaves at most a stray
+hidden `.<name>.*.tmp` file, never a truncated target. Used for checkpoints, metrics and the
+embedded data set's cache, by every subpackage (this module imports nothing from mv2search).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = ["atomic_writer", "atomic_write_bytes", "write_json"]
+
+
+@contextlib.contextmanager
+def atomic_writer(path: str | Path) -> Iterator[IO[bytes]]:
+    """A binary file object whose contents replace `path` only if the block completes.
+
+    Args:
+        path: Target file; its folder is created if missing.
+
+    Yields:
+        The temporary file, open for writing.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            yield file
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write `data` to `path` atomically.
+
+    Args:
+        path: Target file.
+        data: The full contents.
+    """
+    with atomic_writer(path) as file:
+        file.write(data)
+
+
+def write_json(path: str | Path, value: Any) -> None:
+    """Write `value` as indented JSON, atomically.
+
+    Args:
+        path: The file.
+        value: JSON-serialisable data.
+    """
+    atomic_write_bytes(path, (json.dumps(value, indent=2) + "\n").encode())
