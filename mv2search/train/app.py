@@ -114,10 +114,14 @@ def summarise(result: TrainResult) -> str:
     else:
         metrics = f"top-1 {result.top1:.2%}, top-5 {result.top5:.2%}"
         metrics += f", val loss {result.val_loss:.3f}"
-    return (
+    line = (
         f"{result.status}: {metrics}; {result.epochs:g} epochs, {result.steps} steps in "
         f"{result.wall_s:.0f} s ({result.images_per_s:.0f} img/s); {result.reason}"
     )
+    if result.skipped_images:
+        shown = ", ".join(result.skipped_paths[:3])
+        line += f"\n{result.skipped_images} undecodable images skipped (e.g. {shown})"
+    return line
 
 
 def _build_data(cfg: TrainAppConfig, image_size: int, context: DistContext) -> DataSplits:

@@ -37,6 +37,7 @@ __all__ = ["train", "TrainRun"]
 CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.json"
 RESULT = "result.json"
+MAX_SKIPPED_PATHS = 20
 
 
 def train(
@@ -103,7 +104,7 @@ class TrainRun:
         self._build_model()
         self.progress: dict[str, Any] = {"step": 0, "train_s": 0.0, "eval_s": 0.0, "images": 0}
         self.progress |= {"loss_sum": 0.0, "loss_count": 0, "last_loss": float("nan")}
-        self.progress |= {"skipped": 0, "history": []}
+        self.progress |= {"skipped": 0, "skipped_paths": [], "history": []}
         self.finished: dict[str, Any] | None = None
         self._restore()
 
@@ -235,7 +236,8 @@ class TrainRun:
         started = time.perf_counter()
         try:
             for _, (images, labels, skipped) in zip(range(remaining), loader, strict=False):
-                stop = self._step(images, labels, len(skipped), started)
+                self._note_skipped(skipped)
+                stop = self._step(images, labels, started)
                 started = time.perf_counter()
                 bar.update(1)
                 bar.set_postfix(loss=f"{self.progress['last_loss']:.3f}")
@@ -246,7 +248,7 @@ class TrainRun:
         return None
 
     def _step(
-        self, images: torch.Tensor, labels: torch.Tensor, skipped: int, started: float
+        self, images: torch.Tensor, labels: torch.Tensor, started: float
     ) -> tuple[str, str] | None:
         step = self.progress["step"]
         lr = lr_at(
@@ -279,7 +281,7 @@ class TrainRun:
         self.optimizer.step()
         if self.ema is not None:
             self.ema.update(self.model)
-        self._account(loss.item(), len(labels), skipped, started)
+        self._account(loss.item(), len(labels), started)
         if self._time_up():
             return "ok", f"time budget of {self.cfg.max_minutes} minutes spent"
         return None
@@ -297,7 +299,13 @@ class TrainRun:
         over = float(minutes >= self.cfg.max_minutes)
         return all_reduce_sum([over], self.context, self.device)[0] > 0
 
-    def _account(self, loss: float, batch: int, skipped: int, started: float) -> None:
+    def _note_skipped(self, paths: list[str]) -> None:
+        """Count undecodable images; keep the first few paths (per process) for the report."""
+        self.progress["skipped"] += len(paths)
+        kept = self.progress["skipped_paths"]
+        kept.extend(p for p in paths if p not in kept and len(kept) < MAX_SKIPPED_PATHS)
+
+    def _account(self, loss: float, batch: int, started: float) -> None:
         progress = self.progress
         progress["step"] += 1
         progress["train_s"] += time.perf_counter() - started
@@ -305,7 +313,6 @@ class TrainRun:
         progress["loss_sum"] += loss
         progress["loss_count"] += 1
         progress["last_loss"] = loss
-        progress["skipped"] += skipped
         step = progress["step"]
         # Epoch ends are checkpointed after their evaluation, never before it.
         if step % self.cfg.checkpoint_every_steps == 0 and step % self.steps_per_epoch:
@@ -362,6 +369,7 @@ class TrainRun:
             "wall_s": progress["train_s"] + progress["eval_s"],
             "images_per_s": progress["images"] / max(progress["train_s"], 1e-9),
             "skipped_images": progress["skipped"],
+            "skipped_paths": list(progress["skipped_paths"]),
             "history": list(progress["history"]),
         }
 

@@ -29,7 +29,8 @@ class TrainResult:
     steps: int = 0  # optimiser steps taken
     wall_s: float = 0.0  # training + evaluation seconds, summed over resumed sessions
     images_per_s: float = 0.0  # training images per second, all processes together
-    skipped_images: int = 0  # undecodable images skipped while training
+    skipped_images: int = 0  # undecodable images skipped while training (rank 0's count)
+    skipped_paths: list[str] = field(default_factory=list)  # the first of them, for the report
     history: list[dict[str, Any]] = field(default_factory=list)  # one row per evaluation
     run_dir: str | None = None
 

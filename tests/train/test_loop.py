@@ -1,8 +1,10 @@
 import dataclasses
 import json
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from mv2search.arch import build_model
 from mv2search.data import DataOptions, build_datasets
@@ -99,3 +101,23 @@ def test_mixing_and_ema_train_and_report_ema_metrics(small_spec, small_data):
     result = train(small_spec, small_data, trainer)
     row = result.history[-1]
     assert result.top1 == row["ema_top1"] and "top1" in row and result.status == "ok"
+
+
+def test_a_corrupt_image_in_a_folder_is_skipped_and_reported(small_spec, tmp_path):
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 16), ("val", 4)):
+        for label, name in enumerate(("red", "green")):
+            folder = tmp_path / "data" / split / name
+            folder.mkdir(parents=True)
+            for i in range(count):
+                array = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
+                array[..., label] = 255
+                Image.fromarray(array).save(folder / f"{i}.png")
+    broken = tmp_path / "data" / "train" / "red" / "broken.png"
+    broken.write_bytes((tmp_path / "data" / "train" / "red" / "0.png").read_bytes()[:60])
+    data = build_datasets(tmp_path / "data", 32, policy="imagenet")
+    trainer = TrainerConfig(epochs=2, **{**FAST, "batch_size": 11})
+    result = train(small_spec, data, trainer)
+    assert result.status == "ok" and result.steps == 2 * 3  # 33 files, 3 batches of 11
+    assert result.skipped_images == 2 and result.skipped_paths == [str(broken)]  # once per epoch
+    assert result.history[-1]["count"] == 8 and result.top1 is not None
