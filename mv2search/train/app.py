@@ -76,7 +76,11 @@ def run_train(cfg: TrainAppConfig) -> TrainResult:
         write_json(run_dir / "config.json", _jsonable(cfg))
         name = spec.name or cfg.arch
         print(f"training {name} at {spec.image_size} px on {data.source} -> {run_dir}")
-    result = train(spec, data, cfg.trainer, seed=cfg.seed, run_dir=run_dir, device=device)
+    try:
+        result = train(spec, data, cfg.trainer, seed=cfg.seed, run_dir=run_dir, device=device)
+    finally:
+        if context.active:
+            dist.destroy_process_group()
     if context.is_main:
         print(summarise(result))
     return result
