@@ -159,7 +159,9 @@ def test_killed_worker_is_recovered_on_a_journal_file(tmp_path, specs):
 
 
 def _pg_bin() -> Path | None:
-    for folder in (Path("/usr/lib/postgresql/15/bin"), Path("/usr/local/bin")):
+    # Debian puts the server outside PATH, one folder per major version (newest first)
+    debian = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: -int(p.parent.name))
+    for folder in (*debian, Path("/usr/local/bin")):
         if (folder / "initdb").is_file() and (folder / "pg_ctl").is_file():
             return folder
     found = shutil.which("initdb")
