@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from mv2search.data.collate import collate_skip
 from mv2search.data.seeding import derive_seed
 
 __all__ = ["EpochSampler", "build_loader", "steps_per_epoch"]
@@ -102,8 +103,6 @@ def build_loader(
     Returns:
         The loader.
     """
-    from mv2search.data import collate_skip  # the package exports it; avoid an import cycle
-
     return DataLoader(
         dataset,
         batch_size=batch_size,

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mv2search.data import Mixup
 from mv2search.train.config import TrainerConfig
 
 __all__ = ["loss_fn", "clip_gradients", "use_bf16", "build_mixer", "is_oom"]
@@ -79,8 +80,6 @@ def build_mixer(cfg: TrainerConfig, num_classes: int) -> Mixer | None:
     """
     if cfg.mixup_alpha <= 0 and cfg.cutmix_alpha <= 0:
         return None
-    from mv2search.data.mixing import Mixup
-
     return Mixup(
         mixup_alpha=cfg.mixup_alpha,
         cutmix_alpha=cfg.cutmix_alpha,
