@@ -1,11 +1,17 @@
-"""The main job. Until the search lands (issue 5) it prints the table of published presets.
+"""Search the MobileViTv2 family: python search.py +space=mv2 [group=option ...]
 
-Usage: python search.py [--latency]
+Runs (or resumes) the study `runs/<study>/`; run it again, on this machine or another sharing
+`storage.url`, for more workers on the same study. The same command is installed as
+`mv2search-search`. `python search.py --presets` prints the table of published presets.
 """
 
 import sys
 
-from mv2search.cli import main
-
 if __name__ == "__main__":
-    sys.exit(main(["presets", *sys.argv[1:]]))
+    if sys.argv[1:2] == ["--presets"]:
+        from mv2search.cli import main
+
+        sys.exit(main(["presets", *sys.argv[2:]]))
+    from mv2search.search.app import cli
+
+    cli()

@@ -1,20 +1,48 @@
 """Hydra schemas: the dataclasses that typed config groups merge into (STYLE.md 6).
 
-Each YAML in `conf/` names its base in its defaults list, so a misspelled key or a wrong type
-fails when the config is composed, before any work starts.
+Each YAML in `conf/` names its base in its defaults list, or merges into a typed field of its
+app's schema, so a misspelled key or a wrong type fails when the config is composed, before any
+work starts.
+
+Search spaces live in `search_spaces/*.yaml` (outside `conf/`, they are data the search code also
+reads); `register_search_configs` serves them as the Hydra group `space`. A group Hydra cannot
+find would make `+space=mv2` silently set the string "mv2"; registered, an unknown name fails
+with the list of available spaces.
 """
 
 from __future__ import annotations
 
+import yaml
 from hydra.core.config_store import ConfigStore
 
+from mv2search.search.settings import SearchAppConfig
+from mv2search.search.space import spaces_dir
 from mv2search.train import TrainAppConfig, TrainerConfig
 
-__all__ = ["register_configs"]
+__all__ = ["register_configs", "register_search_configs"]
 
 
 def register_configs() -> None:
-    """Store the schemas in Hydra's `ConfigStore` (idempotent)."""
+    """Store the `train.py` schemas in Hydra's `ConfigStore` (idempotent)."""
     store = ConfigStore.instance()
     store.store(name="base_train", node=TrainAppConfig)
     store.store(group="trainer", name="base_trainer", node=TrainerConfig)
+
+
+def register_search_configs() -> None:
+    """Store the `search.py` schema and every search space as group `space` (idempotent).
+
+    Raises:
+        ValueError: naming a space file that is not a YAML mapping.
+    """
+    register_configs()
+    store = ConfigStore.instance()
+    store.store(name="base_search", node=SearchAppConfig)
+    for path in sorted(spaces_dir().glob("*.yaml")):
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as err:
+            raise ValueError(f"{path}: malformed YAML: {err}") from err
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping (name, base, fixed, parameters)")
+        store.store(group="space", name=path.stem, node={"name": path.stem, **data})

@@ -24,15 +24,18 @@ _RESERVED = ("directions", "code_version", "x_names", "x_bounds")
 
 
 def resolve_url(name: str, url: str | None, runs_dir: str | Path) -> str:
-    """The storage URL: `url`, or `sqlite:///<runs_dir>/<name>/study.db` (folder created)."""
-    if url is None:
+    """The storage URL: `url`; for None or `sqlite`, `sqlite:///<runs_dir>/<name>/study.db`; for
+    `journal`, `journal:<runs_dir>/<name>/study.journal` (folder created)."""
+    if url in (None, "sqlite", "journal"):
         folder = Path(runs_dir) / name
         folder.mkdir(parents=True, exist_ok=True)
+        if url == "journal":
+            return f"journal:{folder / 'study.journal'}"
         return f"sqlite:///{folder / 'study.db'}"
     if not url.startswith(("sqlite:///", "journal:", "postgresql")):
         raise ValueError(
-            f"storage.url: {url!r} is not supported; use sqlite:///<file>, journal:<file> or "
-            "postgresql://user@host:port/db"
+            f"storage.url: {url!r} is not supported; use sqlite, journal, sqlite:///<file>, "
+            "journal:<file> or postgresql://user@host:port/db"
         )
     path = local_path(url)
     if path is not None:

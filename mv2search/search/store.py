@@ -69,6 +69,9 @@ class Records:
         signatures: The `n` signatures of the same trials.
         failed: `(signature, reason)` of every FAIL trial.
         x_pending: `p x d` encoded specs of the RUNNING trials (BoTorch's `X_pending`).
+        x_failed: `f x d` encoded specs of the FAIL trials with a reason (not evaluated again).
+        orphans: `(spec dict, x)` of specs whose only trials died with their worker: to be
+            evaluated again, before anything new is proposed.
     """
 
     x: torch.Tensor
@@ -77,6 +80,13 @@ class Records:
     signatures: list[str]
     failed: list[tuple[str, str]]
     x_pending: torch.Tensor
+    x_failed: torch.Tensor
+    orphans: list[tuple[dict[str, Any], list[float]]]
+
+    @property
+    def n_finished(self) -> int:
+        """Trials that count towards a study's budget: COMPLETE, or FAIL with a reason."""
+        return self.x.shape[0] + self.x_failed.shape[0]
 
 
 class StudyStore:
@@ -207,6 +217,7 @@ class StudyStore:
         trials = self._trials()
         done = [t for t in trials if t.state == TrialState.COMPLETE]
         running = [t for t in trials if t.state == TrialState.RUNNING]
+        failed = [t for t in trials if _failed(t) and _reason(t) != WORKER_DIED]
         d = self._dim(trials)
         m = len(self.study.directions)
         return Records(
@@ -216,11 +227,14 @@ class StudyStore:
             signatures=[t.user_attrs["signature"] for t in done],
             failed=[(t.user_attrs["signature"], _reason(t)) for t in trials if _failed(t)],
             x_pending=_matrix([t.user_attrs["x"] for t in running], d),
+            x_failed=_matrix([t.user_attrs["x"] for t in failed], d),
+            orphans=_orphans(trials),
         )
 
     def records(self) -> list[dict[str, Any]]:
         """One plain dict per trial (number, state, signature, seed, values, metrics, reason,
-        start time, wall time, code version) for reports."""
+        start and completion times, wall time, spec dict, encoding, code version), in trial
+        order, for reports."""
         return [
             {
                 "number": t.number,
@@ -231,7 +245,10 @@ class StudyStore:
                 "metrics": t.user_attrs.get("metrics"),
                 "reason": _reason(t),
                 "datetime_start": t.datetime_start,
+                "datetime_complete": t.datetime_complete,
                 "wall_time_s": t.user_attrs.get("wall_time_s"),
+                "spec": t.user_attrs.get("spec"),
+                "x": t.user_attrs.get("x"),
                 "code_version": t.user_attrs.get("code_version"),
             }
             for t in self._trials()
@@ -306,11 +323,12 @@ class StudyStore:
             with warnings.catch_warnings():  # "experimental" in Optuna 5.0
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 fail_stale_trials(self.study)
-        else:
-            self._fail_dead_local()
+        # on this host a dead process is known at once, without waiting for its heartbeat
+        self._fail_dead_local()
 
     def _fail_dead_local(self) -> None:
-        """Journal stores have no heartbeats: fail RUNNING trials whose process here is gone."""
+        """Fail RUNNING trials whose process on this host is gone (journal stores have no
+        heartbeats; SQL stores would otherwise wait `3 x heartbeat_s`)."""
         host = socket.gethostname()
         for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             pid = trial.user_attrs.get("pid")
@@ -330,6 +348,21 @@ def _reason(trial: FrozenTrial) -> str | None:
     if trial.state != TrialState.FAIL:
         return None
     return trial.user_attrs.get("fail_reason", WORKER_DIED)
+
+
+def _orphans(trials: list[FrozenTrial]) -> list[tuple[dict[str, Any], list[float]]]:
+    """Specs whose every trial is a FAIL by a dead worker, once each, in trial order."""
+    taken = {t.user_attrs["signature"] for t in trials if not _died(t)}
+    found: dict[str, tuple[dict[str, Any], list[float]]] = {}
+    for trial in trials:
+        signature = trial.user_attrs["signature"]
+        if _died(trial) and signature not in taken and signature not in found:
+            found[signature] = (trial.user_attrs["spec"], trial.user_attrs["x"])
+    return list(found.values())
+
+
+def _died(trial: FrozenTrial) -> bool:
+    return trial.state == TrialState.FAIL and _reason(trial) == WORKER_DIED
 
 
 def _alive(pid: int) -> bool:

@@ -1,0 +1,67 @@
+"""`python search.py +space=mv2`: the Hydra entry point of the search and what it prints.
+
+`main` composes `conf/search/search.yaml` with the command line; `run_search_app` checks the
+space, runs one worker on the study (`mv2search.search.runner`) and prints the front. Also
+installed as the `mv2search-search` command, so it works from any directory after
+`pip install`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import hydra
+import optuna
+from omegaconf import DictConfig, OmegaConf
+
+from mv2search.config import register_search_configs
+from mv2search.search.runner import run_search
+from mv2search.search.space import available_spaces
+
+__all__ = ["cli", "main", "run_search_app"]
+
+
+def run_search_app(cfg: DictConfig) -> int:
+    """Run the search of a composed config; print its front and where the outputs are.
+
+    Args:
+        cfg: The composed `search.yaml` config.
+
+    Returns:
+        The exit status: 0 done, 2 for a config or input error (printed, naming the field).
+    """
+    if OmegaConf.is_missing(cfg, "space"):
+        print(
+            f"error: no search space; add +space=<name>, one of {available_spaces()}",
+            file=sys.stderr,
+        )
+        return 2
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        print(f"error: no value for {missing}; set each on the command line", file=sys.stderr)
+        return 2
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        outcome = run_search(OmegaConf.to_object(cfg))
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(outcome.summary)
+    print(
+        f"{outcome.n_complete} complete, {outcome.n_failed} failed; this worker evaluated "
+        f"{outcome.evaluated} in {outcome.wall_s:.0f} s. Outputs: {outcome.out_dir}/ "
+        "(pareto/*.yaml, pareto.json, trials.csv, hypervolume.json, study store)"
+    )
+    return 0
+
+
+@hydra.main(version_base="1.3", config_path="../conf/search", config_name="search")
+def main(cfg: DictConfig) -> int:
+    """Hydra entry point (see the module docstring)."""
+    return run_search_app(cfg)
+
+
+def cli() -> None:
+    """The `mv2search-search` console command."""
+    register_search_configs()
+    sys.exit(main())

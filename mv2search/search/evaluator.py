@@ -1,0 +1,199 @@
+"""Scoring one candidate: exact cost, device latency and proxy accuracy (method.md 2).
+
+Order, cheapest first, so nothing expensive runs for a candidate that cannot count:
+
+1. exact metrics from the spec (`gmacs`, `mparams`, microseconds); a candidate over a budget is
+   rejected here (`Evaluator.is_feasible`), before any trial is created for it;
+2. `latency_ms` on the device profile: measured (cached by spec signature and device fingerprint
+   in the latency store) or predicted from the profile's block table (missing blocks measured
+   once and stored);
+3. `accuracy`: proxy training with the study's trainer at `round(image_size x resolution_scale)`
+   pixels. The run folder is named by the spec signature and a hash of everything that changes
+   the result, so a finished run is read back instead of retrained (a cache across studies) and
+   a killed one resumes from its checkpoint.
+
+Only the metrics the objectives need are computed (exact ones always are: they cost nothing).
+A failure (a diverged or out-of-memory run, an error in measuring) raises `EvaluationFailed`
+with its reason; the search records it as a failed trial and goes on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from mv2search.arch.spec import ArchSpec
+from mv2search.cost import count_macs, count_params
+from mv2search.cost.device import DeviceProfile
+from mv2search.cost.store import LatencyStore, cached_latency
+from mv2search.data import DataOptions, DataSplits, build_datasets
+from mv2search.search.objectives import Budget
+from mv2search.search.settings import LATENCY_MODES, EvaluatorConfig
+from mv2search.train import TrainerConfig, train
+from mv2search.train.distributed import resolve_device
+from mv2search.train.result import TrainResult
+
+__all__ = ["EvaluationFailed", "Evaluator", "exact_metrics", "proxy_resolution"]
+
+
+class EvaluationFailed(RuntimeError):
+    """A candidate could not be scored; the message is the reason stored with the trial."""
+
+
+def exact_metrics(spec: ArchSpec) -> dict[str, float]:
+    """`gmacs` (at the spec's resolution) and `mparams` of a spec, from the analytic counters."""
+    return {"gmacs": count_macs(spec) / 1e9, "mparams": count_params(spec) / 1e6}
+
+
+def proxy_resolution(image_size: int, scale: float) -> int:
+    """The proxy training resolution: `image_size x scale` rounded to a multiple of 8, >= 32."""
+    return max(32, 8 * round(image_size * scale / 8))
+
+
+class Evaluator:
+    """Scores specs for one study (see the module docstring).
+
+    Args:
+        metrics: Names of the metrics the objectives need.
+        budgets: Exact-metric budgets checked by `is_feasible`.
+        device: The latency device profile.
+        trainer: The proxy recipe and budget.
+        data_source: `embedded` or an image-folder root.
+        data_options: Options of `build_datasets`.
+        settings: Latency mode, latency store, resolution scale, torch device.
+        seed: Proxy-training seed.
+        runs_dir: Root of the training runs (`<runs_dir>/train/`) and the default latency store.
+
+    Raises:
+        ValueError: for an unknown latency mode or a non-positive resolution scale.
+    """
+
+    def __init__(
+        self,
+        metrics: tuple[str, ...],
+        budgets: list[Budget],
+        device: DeviceProfile,
+        trainer: TrainerConfig,
+        data: tuple[str, DataOptions],
+        settings: EvaluatorConfig,
+        *,
+        seed: int = 0,
+        runs_dir: str = "runs",
+    ) -> None:
+        if settings.latency not in LATENCY_MODES:
+            raise ValueError(
+                f"evaluator.latency: {settings.latency!r}; allowed: {list(LATENCY_MODES)}"
+            )
+        if not settings.resolution_scale > 0:
+            raise ValueError(
+                f"evaluator.resolution_scale: expected > 0, got {settings.resolution_scale}"
+            )
+        self.metrics, self.budgets, self.device = metrics, budgets, device
+        self.trainer, self.data, self.settings = trainer, data, settings
+        self.seed, self.runs_dir = seed, Path(runs_dir)
+        store_path = settings.latency_store or self.runs_dir / "latency.sqlite"
+        self.latency_store = LatencyStore(store_path)
+        self.n_rejected = 0  # candidates refused by a budget
+        self._splits: dict[int, DataSplits] = {}
+        self._predictor = None
+
+    # ---------------------------------------------------------------------------------- budgets
+    def is_feasible(self, spec: ArchSpec) -> bool:
+        """Whether `spec` is within every budget (exact, microseconds; counts rejections)."""
+        if not self.budgets:
+            return True
+        exact = exact_metrics(spec)
+        ok = all(budget.feasible(exact) for budget in self.budgets)
+        self.n_rejected += not ok
+        return ok
+
+    # ------------------------------------------------------------------------------- evaluation
+    def __call__(self, spec: ArchSpec) -> dict[str, float]:
+        """All metrics of `spec` the study needs, in their own units.
+
+        Raises:
+            EvaluationFailed: with the reason (over budget, diverged, out of memory, an error).
+        """
+        metrics = exact_metrics(spec)
+        over = [b.metric for b in self.budgets if not b.feasible(metrics)]
+        if over:
+            raise EvaluationFailed(f"over budget: {over}")
+        try:
+            if "latency_ms" in self.metrics:
+                metrics["latency_ms"] = self.latency_ms(spec)
+            if "accuracy" in self.metrics:
+                result = self.proxy_train(spec)
+                if not result.ok:
+                    raise EvaluationFailed(f"proxy training {result.status}: {result.reason}")
+                metrics["accuracy"] = float(result.top1)
+                metrics["train_s"] = float(result.wall_s)
+        except EvaluationFailed:
+            raise
+        except (RuntimeError, ValueError, OSError) as err:
+            raise EvaluationFailed(f"{type(err).__name__}: {err}") from err
+        return metrics
+
+    def latency_ms(self, spec: ArchSpec) -> float:
+        """Median latency of `spec` on the device profile, measured or predicted, milliseconds."""
+        if self.settings.latency == "measured":
+            stats, _ = cached_latency(spec, self.device, self.latency_store)
+            return float(stats.median_ms)
+        if self._predictor is None:
+            from mv2search.cost.predictor import LatencyPredictor
+
+            self._predictor = LatencyPredictor(self.device, self.latency_store)
+        if self._predictor.missing([spec]):
+            self._predictor.measure_blocks([spec], progress=False)
+        return self._predictor.predict_us(spec) / 1e3
+
+    def proxy_train(self, spec: ArchSpec) -> TrainResult:
+        """Train `spec` with the proxy recipe, or read back the finished run of the same spec."""
+        size = proxy_resolution(spec.image_size, self.settings.resolution_scale)
+        trainer = dataclasses.replace(self.trainer, image_size=size)
+        run_dir = self.train_dir(spec, trainer)
+        done = run_dir / "result.json"
+        if done.is_file():
+            return TrainResult.from_dict(json.loads(done.read_text()))
+        data = self._data(size)
+        spec = dataclasses.replace(spec, image_size=size, num_classes=data.num_classes)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        device = resolve_device(self.settings.torch_device, 0)
+        return train(spec, data, trainer, seed=self.seed, run_dir=run_dir, device=device)
+
+    def train_dir(self, spec: ArchSpec, trainer: TrainerConfig) -> Path:
+        """`<runs_dir>/train/<signature>-<trainer>-<hash of trainer, data and seed>`."""
+        source, options = self.data
+        identity = {
+            "trainer": dataclasses.asdict(trainer),
+            "data": [source, dataclasses.asdict(options)],
+            "seed": self.seed,
+        }
+        text = json.dumps(identity, sort_keys=True, default=str)
+        digest = hashlib.sha256(text.encode()).hexdigest()[:10]
+        return self.runs_dir / "train" / f"{spec.signature[:12]}-{trainer.name}-{digest}"
+
+    def _data(self, image_size: int) -> DataSplits:
+        if image_size not in self._splits:
+            source, options = self.data
+            if self.trainer.subset is not None:
+                options = dataclasses.replace(options, subset=self.trainer.subset)
+            self._splits[image_size] = build_datasets(
+                source, image_size, policy=self.trainer.augment, seed=self.seed, options=options
+            )
+        return self._splits[image_size]
+
+    def describe(self) -> dict[str, Any]:
+        """The evaluator's settings, stored with the study (JSON-able)."""
+        return {
+            "metrics": list(self.metrics),
+            "budgets": {b.metric: b.max_value for b in self.budgets},
+            "device": self.device.name,
+            "latency": self.settings.latency,
+            "resolution_scale": self.settings.resolution_scale,
+            "trainer": dataclasses.asdict(self.trainer),
+            "data": [self.data[0], dataclasses.asdict(self.data[1])],
+            "seed": self.seed,
+        }

@@ -1,0 +1,226 @@
+"""One search worker: propose, claim, evaluate, record; until the study has its trials.
+
+Run it once for a whole search, or N times (on one machine or many, sharing `storage.url`) for N
+workers on one study. Each turn of the loop reads the study afresh (method.md 4):
+
+1. a spec whose trial died with its worker (an orphan) is evaluated again first, so a killed
+   search loses nothing: its partly trained run resumes from its checkpoint;
+2. otherwise the proposer sees every COMPLETE trial, the failed ones (never proposed again) and the
+   RUNNING ones of all workers as pending points, and proposes one feasible candidate (budgets
+   are exact: an over-budget candidate is never proposed, so it never counts);
+3. the worker claims it (at most one trial per spec per study, whatever the number of workers),
+   evaluates it, and records COMPLETE with its metrics or FAIL with the reason;
+4. the outputs of `runs/<study>/` are rewritten (`mv2search.search.outputs`).
+
+The study stops at `optimizer.n_trials` finished trials (COMPLETE, or FAIL with a reason); a
+worker that finds the rest running waits for them, and takes over any that die.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from mv2search.arch.spec import ArchSpec
+from mv2search.cost.device import DeviceProfile
+from mv2search.search.backends.base import make_proposer
+from mv2search.search.evaluator import EvaluationFailed, Evaluator
+from mv2search.search.outputs import Front, summary_table, write_outputs
+from mv2search.search.settings import SearchAppConfig, build_budgets, build_objectives
+from mv2search.search.space import SearchSpace
+from mv2search.search.store import WORKER_DIED, Records, StudyStore
+
+__all__ = ["SearchOutcome", "SearchWorker", "run_search", "study_name"]
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    """What one worker saw when the study finished."""
+
+    study: str
+    out_dir: Path
+    front: Front
+    n_complete: int
+    n_failed: int
+    n_rejected: int  # candidates this worker's proposer skipped as over budget
+    evaluated: int  # trials this worker evaluated
+    wall_s: float
+    summary: str
+
+
+def study_name(cfg: SearchAppConfig, space: SearchSpace) -> str:
+    """`cfg.study`, or `<space>-<objectives>-<optimizer>-s<seed>`."""
+    return cfg.study or f"{space.name}-{cfg.objectives.name}-{cfg.optimizer.name}-s{cfg.seed}"
+
+
+class SearchWorker:
+    """A worker on one study (see the module docstring); build it, then `run()`.
+
+    Args:
+        cfg: The composed config (`space` and `device` as plain mappings).
+
+    Raises:
+        ValueError: for an invalid space, objective, budget, device, evaluator setting or
+            storage, or a study stored with different settings (naming the field or file).
+    """
+
+    def __init__(self, cfg: SearchAppConfig) -> None:
+        self.cfg = cfg
+        self.space = SearchSpace.from_dict(dict(cfg.space), source="space")
+        self.objectives = build_objectives(cfg.objectives)
+        self.budgets = build_budgets(cfg.objectives)
+        self.name = study_name(cfg, self.space)
+        self.out_dir = Path(cfg.runs_dir) / self.name
+        self.evaluator = Evaluator(
+            self.objectives.names,
+            self.budgets,
+            _device(cfg.device),
+            cfg.trainer,
+            (cfg.data.source, _data_options(cfg)),
+            cfg.evaluator,
+            seed=cfg.seed,
+            runs_dir=cfg.runs_dir,
+        )
+        directions = [
+            "maximize" if o.direction == "max" else "minimize" for o in self.objectives.objectives
+        ]
+        self.store = StudyStore.open(
+            self.name,
+            cfg.storage.url,
+            directions=directions,
+            metadata=self._metadata(),
+            space=self.space,
+            runs_dir=cfg.runs_dir,
+            heartbeat_s=cfg.storage.heartbeat_s,
+        )
+        options = dict(cfg.optimizer.options)
+        if cfg.optimizer.n_initial is not None:
+            options["n_initial"] = cfg.optimizer.n_initial
+        self.proposer = make_proposer(
+            cfg.optimizer.backend,
+            self.space,
+            self.objectives,
+            cfg.seed,
+            is_feasible=lambda x: self.evaluator.is_feasible(self.space.decode(x)),
+            **options,
+        )
+
+    def _metadata(self) -> dict[str, Any]:
+        return {
+            "space": dict(self.cfg.space),
+            "objectives": list(self.objectives.names),
+            "reference_point": list(self.objectives.reference_point),
+            "evaluator": self.evaluator.describe(),
+            "optimizer": self.cfg.optimizer.backend,
+        }
+
+    # ------------------------------------------------------------------------------------ loop
+    def run(self, progress: bool | None = None) -> SearchOutcome:
+        """Work on the study until it has `optimizer.n_trials` finished trials.
+
+        Args:
+            progress: Show a bar over trials (None: only on a terminal).
+
+        Returns:
+            The outcome, with the front and its summary table.
+        """
+        start, evaluated = time.monotonic(), 0
+        target = self.cfg.optimizer.n_trials
+        records = self.store.history()
+        bar = tqdm(
+            total=target,
+            initial=min(records.n_finished, target),
+            unit="trial",
+            desc=self.name,
+            disable=None if progress is None else not progress,
+        )
+        while True:
+            if records.n_finished >= target:
+                break
+            if records.orphans:
+                spec_dict, x = records.orphans[0]
+                evaluated += self._evaluate(ArchSpec.from_dict(spec_dict), torch.tensor(x))
+            elif records.n_finished + records.x_pending.shape[0] >= target:
+                time.sleep(min(self.cfg.storage.heartbeat_s, 5.0))  # the rest is running
+            else:
+                evaluated += self._propose_and_evaluate(records)
+            records = self.store.history()
+            bar.update(min(records.n_finished, target) - bar.n)
+            bar.set_postfix_str(self._postfix(records))
+        bar.close()
+        front = write_outputs(self.out_dir, self.store.records(), self.objectives)
+        return SearchOutcome(
+            study=self.name,
+            out_dir=self.out_dir,
+            front=front,
+            n_complete=self.store.n_complete,
+            n_failed=len(records.x_failed),
+            n_rejected=self.evaluator.n_rejected,
+            evaluated=evaluated,
+            wall_s=time.monotonic() - start,
+            summary=summary_table(front, self.objectives),
+        )
+
+    def _propose_and_evaluate(self, records: Records) -> int:
+        X = torch.cat([records.x, records.x_failed])
+        failed = torch.full((records.x_failed.shape[0], self.objectives.m), float("nan"))
+        Y = torch.cat([self.objectives.to_max(records.values), failed.double()])
+        x = self.proposer.propose(X, Y, records.x_pending, 1)
+        if x.shape[0] == 0:
+            raise RuntimeError(
+                f"study {self.name!r}: the space has no feasible candidate left to propose "
+                f"({records.n_finished} finished); lower optimizer.n_trials or relax the budgets"
+            )
+        return self._evaluate(self.space.decode(x[0]), x[0])
+
+    def _evaluate(self, spec: ArchSpec, x: torch.Tensor) -> int:
+        """Claim and evaluate one spec; 0 when another worker holds it."""
+        handle = self.store.claim(spec, x, self.cfg.seed)
+        if handle is None:
+            return 0
+        try:
+            metrics = self.evaluator(spec)
+        except EvaluationFailed as err:
+            self.store.fail(handle, str(err))
+        except BaseException:
+            # Ctrl-C or a crash: the spec is an orphan, evaluated again when the search resumes
+            self.store.fail(handle, WORKER_DIED)
+            raise
+        else:
+            values = [metrics[name] for name in self.objectives.names]
+            self.store.complete(handle, metrics, values)
+        write_outputs(self.out_dir, self.store.records(), self.objectives)
+        return 1
+
+    def _postfix(self, records: Records) -> str:
+        hv = self.objectives.hypervolume(records.values) if records.values.numel() else 0.0
+        return f"HV {hv:.4g}, {len(records.x_failed)} failed, {records.x_pending.shape[0]} running"
+
+
+def run_search(cfg: SearchAppConfig, progress: bool | None = None) -> SearchOutcome:
+    """Build a worker for `cfg` and run it (see `SearchWorker`)."""
+    return SearchWorker(cfg).run(progress)
+
+
+def _device(value: Any) -> DeviceProfile:
+    if isinstance(value, DeviceProfile):
+        return value
+    try:
+        fields = value if isinstance(value, dict) else dataclasses.asdict(value)
+        return DeviceProfile.from_dict(fields)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"device: {err}") from err
+
+
+def _data_options(cfg: SearchAppConfig) -> Any:
+    options = cfg.data.options
+    if options.cache_dir is None:
+        cache = str(Path(cfg.runs_dir) / "data" / "embedded")
+        options = dataclasses.replace(options, cache_dir=cache)
+    return options
