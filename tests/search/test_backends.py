@@ -10,7 +10,7 @@ from mv2search.cost import count_macs
 from mv2search.search import load_space
 from mv2search.search.backends import BACKENDS, make_proposer
 from mv2search.search.objectives import Objective, Objectives
-from mv2search.search.problems import mv2_problem
+from mv2search.search.problems import BoxSpace, mv2_problem
 
 SPACE = load_space("mv2")
 OBJECTIVES = Objectives([Objective("accuracy", "max"), Objective("gmacs", "min")], (0.35, 11.0))
@@ -78,6 +78,38 @@ def test_no_infeasible_proposal_under_a_macs_budget(name: str) -> None:
     new = _proposer(name, is_feasible=is_feasible).propose(X, Y, torch.empty(0, SPACE.dim), 3)
     assert new.shape[0] == 3
     assert all(count_macs(spec) <= budget for spec in SPACE.decode(new))
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_seeds_do_not_share_streams(name: str) -> None:
+    # Seeding with `seed + len(history)` gave seed 1 at 7 observations the stream of seed 0 at 8:
+    # random search then evaluated almost the same points under every seed.
+    X, Y = _history(9)
+    first = _proposer(name, seed=0).propose(X[:8], Y[:8], torch.empty(0, SPACE.dim), 1)
+    second = _proposer(name, seed=1).propose(X[:7], Y[:7], torch.empty(0, SPACE.dim), 1)
+    assert not torch.equal(first, second)
+
+
+def _boundary_proposals(bisect_steps: int) -> torch.Tensor:
+    space = BoxSpace(torch.tensor([[0.0, 0.0], [1.0, 1.0]]))
+    objectives = Objectives([Objective("a", "max"), Objective("b", "max")], (0.0, 0.0))
+    X = torch.tensor([[0.1, 0.2], [0.3, 0.3], [0.6, 0.1], [0.2, 0.5], [0.05, 0.05]])
+    options = {"n_initial": 2, "raw_samples": 16, "num_restarts": 4, "bisect_steps": bisect_steps}
+    proposer = make_proposer(
+        "botorch", space, objectives, 0, is_feasible=lambda x: float(x.sum()) <= 1, **options
+    )
+    return proposer.propose(X, X.clone(), torch.empty(0, 2), 2)
+
+
+def test_botorch_finds_the_feasible_boundary() -> None:
+    # Maximise (x0, x1) on [0, 1]^2 subject to x0 + x1 <= 1: every Pareto-optimal point is on the
+    # boundary, which the unconstrained acquisition optimum (1, 1) lies beyond. Without the
+    # bisection the pick is the best of 16 sampled points, further inside.
+    found, pool_only = _boundary_proposals(10), _boundary_proposals(0)
+    assert found.shape == pool_only.shape == (2, 2)
+    assert (found.sum(dim=-1) <= 1).all() and (pool_only.sum(dim=-1) <= 1).all()
+    assert (found.sum(dim=-1) > 0.99).all()
+    assert found.sum(dim=-1).min() > pool_only.sum(dim=-1).max()
 
 
 def test_unknown_backend_lists_the_allowed_names() -> None:
