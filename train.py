@@ -15,9 +15,11 @@ register_configs()
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
-def main(cfg: DictConfig) -> int:
-    return 0 if run_train(OmegaConf.to_object(cfg)).ok else 1
+def main(cfg: DictConfig) -> None:
+    # Hydra drops the task's return value: a failed run must exit itself
+    if not run_train(OmegaConf.to_object(cfg)).ok:
+        sys.exit(1)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

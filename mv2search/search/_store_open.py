@@ -8,12 +8,14 @@ from __future__ import annotations
 import functools
 import json
 import subprocess
+import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import optuna
+import sqlalchemy
 from optuna.storages import JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 
@@ -70,17 +72,30 @@ def build_storage(url: str, heartbeat_s: float) -> optuna.storages.BaseStorage:
         kwargs: dict[str, Any] = (
             {"connect_args": {"timeout": 60}} if path is not None else {"pool_pre_ping": True}
         )
-        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna 5.0
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return RDBStorage(
-                url,
-                engine_kwargs=kwargs,
-                heartbeat_interval=max(1, round(heartbeat_s)),
-                grace_period=max(3, round(3 * heartbeat_s)),
-            )
+        return _rdb_storage(url, kwargs, heartbeat_s)
     except Exception as err:
         where = path if path is not None else url
         raise ValueError(f"{where}: cannot open the study store (left untouched): {err}") from err
+
+
+def _rdb_storage(url: str, kwargs: dict[str, Any], heartbeat_s: float) -> RDBStorage:
+    """An `RDBStorage`, retried: workers starting together on a new database race to create
+    its tables (PostgreSQL refuses the second `CREATE TYPE`); the loser finds them next time."""
+    for attempt in range(5):
+        try:
+            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna 5.0
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return RDBStorage(
+                    url,
+                    engine_kwargs=kwargs,
+                    heartbeat_interval=max(1, round(heartbeat_s)),
+                    grace_period=max(3, round(3 * heartbeat_s)),
+                )
+        except sqlalchemy.exc.DBAPIError:
+            if attempt == 4:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def check_metadata(

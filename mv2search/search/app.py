@@ -56,12 +56,14 @@ def run_search_app(cfg: DictConfig) -> int:
 
 
 @hydra.main(version_base="1.3", config_path="../conf/search", config_name="search")
-def main(cfg: DictConfig) -> int:
-    """Hydra entry point (see the module docstring)."""
-    return run_search_app(cfg)
+def main(cfg: DictConfig) -> None:
+    """Hydra entry point (see the module docstring); exits with `run_search_app`'s status."""
+    status = run_search_app(cfg)
+    if status:
+        sys.exit(status)  # Hydra drops the task's return value
 
 
 def cli() -> None:
     """The `mv2search-search` console command."""
     register_search_configs()
-    sys.exit(main())
+    main()

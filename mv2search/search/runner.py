@@ -13,7 +13,9 @@ workers on one study. Each turn of the loop reads the study afresh (method.md 4)
 4. the outputs of `runs/<study>/` are rewritten (`mv2search.search.outputs`).
 
 The study stops at `optimizer.n_trials` finished trials (COMPLETE, or FAIL with a reason); a
-worker that finds the rest running waits for them, and takes over any that die.
+worker that finds the rest running waits for them, and takes over any that die. Workers that
+read the study at the same moment may each start one trial more than it needs, so N workers
+finish with `n_trials` to `n_trials + N - 1` trials (as Optuna's `MaxTrialsCallback`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from tqdm import tqdm
 
 from mv2search.arch.spec import ArchSpec
 from mv2search.cost.device import DeviceProfile
-from mv2search.search.backends.base import make_proposer
+from mv2search.search.backends.base import BACKENDS, make_proposer
 from mv2search.search.evaluator import EvaluationFailed, Evaluator
 from mv2search.search.outputs import Front, summary_table, write_outputs
 from mv2search.search.settings import SearchAppConfig, build_budgets, build_objectives
@@ -100,7 +102,17 @@ class SearchWorker:
             heartbeat_s=cfg.storage.heartbeat_s,
         )
         options = dict(cfg.optimizer.options)
+        if cfg.optimizer.backend not in BACKENDS:
+            raise ValueError(
+                f"optimizer.backend: unknown optimiser backend {cfg.optimizer.backend!r}; "
+                f"allowed: {list(BACKENDS)}"
+            )
         if cfg.optimizer.n_initial is not None:
+            if cfg.optimizer.backend != "botorch":
+                raise ValueError(
+                    f"optimizer.n_initial: the {cfg.optimizer.backend} backend keeps its own "
+                    "start-up design; set it to null (only botorch takes it)"
+                )
             options["n_initial"] = cfg.optimizer.n_initial
         self.proposer = make_proposer(
             cfg.optimizer.backend,

@@ -233,8 +233,8 @@ class StudyStore:
 
     def records(self) -> list[dict[str, Any]]:
         """One plain dict per trial (number, state, signature, seed, values, metrics, reason,
-        start and completion times, wall time, spec dict, encoding, code version), in trial
-        order, for reports."""
+        start and completion times, wall time, spec dict, encoding, code version, host and pid),
+        in trial order, for reports."""
         return [
             {
                 "number": t.number,
@@ -250,6 +250,8 @@ class StudyStore:
                 "spec": t.user_attrs.get("spec"),
                 "x": t.user_attrs.get("x"),
                 "code_version": t.user_attrs.get("code_version"),
+                "host": t.user_attrs.get("host"),
+                "pid": t.user_attrs.get("pid"),
             }
             for t in self._trials()
         ]

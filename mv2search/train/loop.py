@@ -230,7 +230,7 @@ class TrainRun:
             initial=start_batch,
             desc=f"epoch {epoch + 1}/{self.cfg.epochs}",
             leave=False,
-            **({} if self.context.is_main else {"disable": True}),
+            disable=None if self.context.is_main else True,  # None: only on a terminal
         )
         self.wrapped.train()
         started = time.perf_counter()

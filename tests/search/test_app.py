@@ -112,6 +112,16 @@ def test_malformed_space_parameter_is_an_error_naming_it(tmp_path):
         SearchWorker(cfg)
 
 
+def test_search_py_exits_with_2_and_the_message_on_bad_input(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(REPO / "search.py"), f"runs_dir={tmp_path}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2 and "+space=<name>" in result.stderr
+
+
 def test_search_py_runs_from_another_directory(tmp_path):
     result = subprocess.run(
         [sys.executable, str(REPO / "search.py"), "+space=nope"],

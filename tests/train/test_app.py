@@ -88,6 +88,10 @@ def test_train_py_writes_metrics_checkpoint_and_result(tmp_path, data_cache):
     env = {**os.environ, "TQDM_DISABLE": "1"}
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
+    # a failed run exits with 1 (Hydra would drop a returned status)
+    diverged = command[:-1] + ["trainer.lr=1e6", f"runs_dir={tmp_path / 'bad'}"]
+    failed = subprocess.run(diverged, capture_output=True, text=True, env=env, timeout=300)
+    assert failed.returncode == 1 and "diverged" in failed.stdout, failed.stderr[-3000:]
     (run,) = (tmp_path / "runs" / "train").iterdir()
     assert run.name.startswith("tiny-proxy-")
     assert {p.name for p in run.iterdir()} >= {
