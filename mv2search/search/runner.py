@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from mv2search.arch.spec import ArchSpec
 from mv2search.cost.device import DeviceProfile
-from mv2search.search.backends.base import BACKENDS, make_proposer
+from mv2search.search.backends.base import BACKENDS, Proposer, make_proposer
 from mv2search.search.evaluator import EvaluationFailed, Evaluator
 from mv2search.search.outputs import Front, summary_table, write_outputs
 from mv2search.search.settings import SearchAppConfig, build_budgets, build_objectives
@@ -89,6 +89,8 @@ class SearchWorker:
             seed=cfg.seed,
             runs_dir=cfg.runs_dir,
         )
+        # everything that can be refused is checked before the study is created or opened
+        self.proposer = _build_proposer(cfg, self.space, self.objectives, self._feasible)
         directions = [
             "maximize" if o.direction == "max" else "minimize" for o in self.objectives.objectives
         ]
@@ -101,27 +103,9 @@ class SearchWorker:
             runs_dir=cfg.runs_dir,
             heartbeat_s=cfg.storage.heartbeat_s,
         )
-        options = dict(cfg.optimizer.options)
-        if cfg.optimizer.backend not in BACKENDS:
-            raise ValueError(
-                f"optimizer.backend: unknown optimiser backend {cfg.optimizer.backend!r}; "
-                f"allowed: {list(BACKENDS)}"
-            )
-        if cfg.optimizer.n_initial is not None:
-            if cfg.optimizer.backend != "botorch":
-                raise ValueError(
-                    f"optimizer.n_initial: the {cfg.optimizer.backend} backend keeps its own "
-                    "start-up design; set it to null (only botorch takes it)"
-                )
-            options["n_initial"] = cfg.optimizer.n_initial
-        self.proposer = make_proposer(
-            cfg.optimizer.backend,
-            self.space,
-            self.objectives,
-            cfg.seed,
-            is_feasible=lambda x: self.evaluator.is_feasible(self.space.decode(x)),
-            **options,
-        )
+
+    def _feasible(self, x: torch.Tensor) -> bool:
+        return self.evaluator.is_feasible(self.space.decode(x))
 
     def _metadata(self) -> dict[str, Any]:
         return {
@@ -218,6 +202,26 @@ class SearchWorker:
 def run_search(cfg: SearchAppConfig, progress: bool | None = None) -> SearchOutcome:
     """Build a worker for `cfg` and run it (see `SearchWorker`)."""
     return SearchWorker(cfg).run(progress)
+
+
+def _build_proposer(
+    cfg: SearchAppConfig, space: SearchSpace, objectives: Any, feasible: Any
+) -> Proposer:
+    """The `optimizer` group's proposer, with the budgets as its feasibility filter."""
+    backend = cfg.optimizer.backend
+    if backend not in BACKENDS:
+        raise ValueError(
+            f"optimizer.backend: unknown optimiser backend {backend!r}; allowed: {list(BACKENDS)}"
+        )
+    options = dict(cfg.optimizer.options)
+    if cfg.optimizer.n_initial is not None:
+        if backend != "botorch":
+            raise ValueError(
+                f"optimizer.n_initial: the {backend} backend keeps its own start-up design; set "
+                "it to null (only botorch takes it)"
+            )
+        options["n_initial"] = cfg.optimizer.n_initial
+    return make_proposer(backend, space, objectives, cfg.seed, is_feasible=feasible, **options)
 
 
 def _device(value: Any) -> DeviceProfile:

@@ -96,6 +96,7 @@ def test_bad_setting_is_an_error_naming_the_field(override, field, tmp_path, cap
     cfg = compose_search(["+space=mv2", override, f"runs_dir={tmp_path}"])
     assert run_search_app(cfg) == 2
     assert field in capsys.readouterr().err
+    assert not list(tmp_path.rglob("study.*"))  # refused before a study was created
 
 
 @pytest.mark.parametrize(("group", "option"), sorted(REQUIRED))
