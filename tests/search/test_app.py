@@ -1,6 +1,7 @@
 """`search.py`'s Hydra config: every option of every group composes and builds; bad input fails
 with a message that names the field and lists what is allowed."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -132,3 +133,19 @@ def test_search_py_runs_from_another_directory(tmp_path):
     )
     assert result.returncode != 0
     assert "Could not find 'space/nope'" in result.stderr and "mv2_global" in result.stderr
+
+
+@pytest.mark.slow
+def test_installed_wheel_serves_every_config_group(tmp_path):
+    wheel_dir, target = tmp_path / "wheel", tmp_path / "site"
+    build = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
+    subprocess.run([*build, "-w", str(wheel_dir), str(REPO)], check=True, capture_output=True)
+    (wheel,) = wheel_dir.glob("*.whl")
+    install = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target)]
+    subprocess.run([*install, str(wheel)], check=True, capture_output=True)
+    command = [sys.executable, str(target / "bin" / "mv2search-search"), "+space=mv2_global"]
+    command += ["objectives=accuracy_macs", "storage=journal", "trainer=proxy", "--cfg", "job"]
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "name: mv2_global" in done.stdout and "name: accuracy_macs" in done.stdout
