@@ -180,12 +180,14 @@ def test_three_workers_share_one_postgresql_study(tmp_path, postgres_url):
     _check_shared(records, workers=3)
 
 
-@pytest.mark.parametrize("backend", ["random", "tpe"])
-def test_optuna_baselines_run_through_the_same_loop(backend, tmp_path):
+@pytest.mark.parametrize(("backend", "storage"), [("random", "sqlite"), ("tpe", "journal")])
+def test_optuna_baselines_run_through_the_same_loop(backend, storage, tmp_path):
     extra = [f"optimizer={backend}", "optimizer.n_trials=3", "optimizer.n_initial=null"]
-    cfg = search_config([*DETERMINISTIC, *extra], tmp_path)
+    cfg = search_config([*DETERMINISTIC, *extra, f"storage={storage}"], tmp_path)
     outcome = run_search(cfg, progress=False)
     assert outcome.n_complete == 3 and outcome.study.endswith(f"-{backend}-s0")
+    suffix = {"sqlite": "db", "journal": "journal"}[storage]
+    assert (outcome.out_dir / f"study.{suffix}").is_file()
 
 
 def test_predicted_latency_fills_the_lookup_table_once(tmp_path):
