@@ -33,7 +33,8 @@ from mv2search.arch.spec import ArchSpec
 from mv2search.cost.device import DeviceProfile
 from mv2search.search.backends.base import BACKENDS, Proposer, make_proposer
 from mv2search.search.evaluator import EvaluationFailed, Evaluator
-from mv2search.search.outputs import Front, summary_table, write_outputs
+from mv2search.search.loggers import LOGGERS, StudyLogger, make_logger
+from mv2search.search.outputs import Front, hypervolume_trace, summary_table, write_outputs
 from mv2search.search.settings import SearchAppConfig, build_budgets, build_objectives
 from mv2search.search.space import SearchSpace
 from mv2search.search.store import WORKER_DIED, Records, StudyStore
@@ -91,6 +92,9 @@ class SearchWorker:
         )
         # everything that can be refused is checked before the study is created or opened
         self.proposer = _build_proposer(cfg, self.space, self.objectives, self._feasible)
+        if cfg.logger.name not in LOGGERS:
+            raise ValueError(f"logger.name: {cfg.logger.name!r}; allowed: {list(LOGGERS)}")
+        self.logger = StudyLogger()  # the configured one starts with `run`
         directions = [
             "maximize" if o.direction == "max" else "minimize" for o in self.objectives.objectives
         ]
@@ -128,6 +132,9 @@ class SearchWorker:
         """
         start, evaluated = time.monotonic(), 0
         target = self.cfg.optimizer.n_trials
+        self.logger = make_logger(
+            self.cfg.logger, self.name, self.out_dir, self.objectives, self._metadata()
+        )
         records = self.store.history()
         bar = tqdm(
             total=target,
@@ -151,6 +158,7 @@ class SearchWorker:
             bar.set_postfix_str(self._postfix(records))
         bar.close()
         front = write_outputs(self.out_dir, self.store.records(), self.objectives)
+        self.logger.finish(self.out_dir)
         return SearchOutcome(
             study=self.name,
             out_dir=self.out_dir,
@@ -191,7 +199,11 @@ class SearchWorker:
         else:
             values = [metrics[name] for name in self.objectives.names]
             self.store.complete(handle, metrics, values)
-        write_outputs(self.out_dir, self.store.records(), self.objectives)
+        records = self.store.records()
+        front = write_outputs(self.out_dir, records, self.objectives)
+        record = next(r for r in records if r["number"] == handle.number)
+        trace = hypervolume_trace(records, self.objectives)
+        self.logger.log_trial(record, records, front.records, trace)
         return 1
 
     def _postfix(self, records: Records) -> str:

@@ -44,7 +44,6 @@ __all__ = [
 EXACT_METRICS = ("gmacs", "mparams")
 METRICS = ("accuracy", "latency_ms", *EXACT_METRICS)
 LATENCY_MODES = ("measured", "predicted")
-LOGGERS = ("none",)
 
 
 @dataclass
@@ -93,7 +92,12 @@ class StorageConfig:
 class LoggerConfig:
     """Group `logger`: where trials are reported besides the study and the terminal."""
 
-    name: str = "none"
+    name: str = "none"  # none or wandb
+    project: str = "mv2search"  # W&B project
+    entity: str | None = None  # W&B entity (None: the user's default)
+    # W&B mode when WANDB_MODE is not set: offline (files under runs/<study>/wandb/, upload
+    # later with `wandb sync`), online, or disabled
+    mode: str = "offline"
 
 
 @dataclass

@@ -14,6 +14,7 @@ from tests.search.postgres import postgres_url  # noqa: F401  (a fixture)
 TINY = [
     "+space=mv2",
     "optimizer.n_trials=4",
+    "logger=none",
     "optimizer.n_initial=2",
     "data.options.embedded_train_size=100",
     "data.options.embedded_val_size=50",
