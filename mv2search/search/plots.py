@@ -17,7 +17,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from mv2search.search.objectives import Objectives  # noqa: E402
 
-__all__ = ["hypervolume_figure", "pareto_figure"]
+__all__ = ["PARALLEL_FACTORS", "hypervolume_figure", "parallel_figure", "pareto_figure"]
 
 
 def pareto_figure(
@@ -81,3 +81,57 @@ def hypervolume_figure(trace: list[float], reference_point: tuple[float, ...]) -
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+PARALLEL_FACTORS = ("width_multiplier", "image_size", "ir_depth", "attn_layers", "ffn_multiplier")
+
+
+def parallel_figure(records: list[dict[str, Any]], colour: str = "accuracy") -> Figure:
+    """Parallel coordinates of the global factors of every COMPLETE trial, coloured by `colour`.
+
+    Factors: width multiplier, resolution, total IR depth, total attention layers, FFN
+    multiplier; each axis is scaled to its own range over the trials.
+
+    Args:
+        records: `StudyStore.records()`.
+        colour: The metric that colours the lines.
+
+    Returns:
+        The figure.
+    """
+    done = [r for r in records if r["state"] == "COMPLETE" and r["metrics"] and r["spec"]]
+    fig, ax = plt.subplots(figsize=(7.2, 4.0), dpi=100)
+    if done:
+        rows = [_factors(r["spec"]) for r in done]
+        low = [min(col) for col in zip(*rows, strict=True)]
+        high = [max(col) for col in zip(*rows, strict=True)]
+        values = [r["metrics"].get(colour, 0.0) for r in done]
+        vmin, vmax = min(values), max(values)
+        cmap = plt.get_cmap("viridis")
+        for row, value in zip(rows, values, strict=True):
+            scaled = [
+                (v - lo) / (hi - lo) if hi > lo else 0.5
+                for v, lo, hi in zip(row, low, high, strict=True)
+            ]
+            shade = (value - vmin) / (vmax - vmin) if vmax > vmin else 1.0
+            ax.plot(range(len(row)), scaled, color=cmap(shade), alpha=0.8)
+        mappable = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(vmin, vmax))
+        fig.colorbar(mappable, ax=ax, label=colour)
+        labels = [
+            f"{n}\n{lo:g}-{hi:g}" for n, lo, hi in zip(PARALLEL_FACTORS, low, high, strict=True)
+        ]
+        ax.set_xticks(range(len(PARALLEL_FACTORS)), labels, fontsize=8)
+    ax.set_yticks([])
+    ax.set_title(f"global factors of {len(done)} trials (each axis: its range)")
+    fig.tight_layout()
+    return fig
+
+
+def _factors(spec: dict[str, Any]) -> list[float]:
+    return [
+        float(spec["width_multiplier"]),
+        float(spec["image_size"]),
+        float(sum(spec["ir_depths"])),
+        float(sum(spec["attn_blocks"])),
+        float(spec["ffn_multiplier"]),
+    ]

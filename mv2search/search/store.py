@@ -32,6 +32,7 @@ import time
 import uuid
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -150,6 +151,35 @@ class StudyStore:
             study.set_user_attr("x_names", list(space.names))
             study.set_user_attr("x_bounds", space.bounds.tolist())
         return cls(study, url, heartbeat_s)
+
+    @classmethod
+    def read(cls, folder: str | Path, url: str | None = None) -> StudyStore:
+        """Open the study of a search's output folder to read it (reports, while it runs too).
+
+        Args:
+            folder: `runs/<study>/`; the study is named after it.
+            url: The storage URL when it is not the folder's `study.db` or `study.journal`
+                (a PostgreSQL study).
+
+        Returns:
+            The store (its metadata as the search stored it: `study.user_attrs`).
+
+        Raises:
+            ValueError: naming the folder when it holds no study store, or the study is missing.
+        """
+        folder = Path(folder)
+        if url is None:
+            found = [f for f in ("study.db", "study.journal") if (folder / f).is_file()]
+            if not found:
+                raise ValueError(f"{folder}: no study store (study.db or study.journal) here")
+            prefix = "sqlite:///" if found[0] == "study.db" else "journal:"
+            url = f"{prefix}{folder / found[0]}"
+        storage = build_storage(url, 10.0)
+        try:
+            study = optuna.load_study(study_name=folder.name, storage=storage)
+        except KeyError as err:
+            raise ValueError(f"{folder}: the store has no study {folder.name!r}") from err
+        return cls(study, url, 10.0)
 
     # ------------------------------------------------------------------------------- lifecycle
     def claim(self, spec: ArchSpec, x: torch.Tensor, seed: int) -> TrialHandle | None:

@@ -1,0 +1,150 @@
+"""`runs/<study>/report.html`: one self-contained page (images inlined), built from the store.
+
+It can be built at any time, also while workers are still running: it reads the store, never
+writes to it. Sections: the run's facts (objectives, reference point, budgets, device, trainer),
+the Pareto plane (colour = MACs, front highlighted), the hypervolume curve, parallel coordinates
+of the global factors, the front as a table and every trial as a table. The same figures are
+written as PNGs under `runs/<study>/report/`.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from matplotlib import pyplot as plt
+
+from mv2search.files import atomic_write_bytes
+from mv2search.search.objectives import Objective, Objectives
+from mv2search.search.outputs import front_of, hypervolume_trace
+from mv2search.search.plots import hypervolume_figure, parallel_figure, pareto_figure
+from mv2search.search.store import StudyStore
+
+__all__ = ["build_report", "study_objectives"]
+
+_METRICS = ("accuracy", "latency_ms", "gmacs", "mparams")
+
+
+def study_objectives(attrs: dict[str, Any]) -> Objectives:
+    """The `Objectives` a search stored with its study (names, directions, reference point)."""
+    directions = ["max" if d == "maximize" else "min" for d in attrs["directions"]]
+    objectives = [Objective(n, d) for n, d in zip(attrs["objectives"], directions, strict=True)]
+    return Objectives(objectives, attrs["reference_point"])
+
+
+def build_report(folder: str | Path, url: str | None = None) -> Path:
+    """Write `report.html` and `report/*.png` for the study of `folder` (`runs/<study>/`).
+
+    Args:
+        folder: The search's output folder.
+        url: The storage URL when it is not the folder's own file (PostgreSQL).
+
+    Returns:
+        The path of `report.html`.
+
+    Raises:
+        ValueError: naming the folder when it holds no study of a search.
+    """
+    folder = Path(folder)
+    store = StudyStore.read(folder, url)
+    attrs = store.study.user_attrs
+    if "objectives" not in attrs:
+        raise ValueError(f"{folder}: the study was not written by search.py (no objectives)")
+    objectives = study_objectives(attrs)
+    records = store.records()
+    front = front_of(records, objectives)
+    trace = hypervolume_trace(records, objectives)
+    figures = {"hypervolume": hypervolume_figure(trace, objectives.reference_point)}
+    if objectives.m >= 2:
+        figures["pareto"] = pareto_figure(records, front.records, objectives)
+    figures["factors"] = parallel_figure(records)
+    images = {}
+    for name, fig in figures.items():
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+        plt.close(fig)
+        images[name] = buffer.getvalue()
+        atomic_write_bytes(folder / "report" / f"{name}.png", images[name])
+    page = _page(folder.name, attrs, records, front, trace, images)
+    atomic_write_bytes(folder / "report.html", page.encode())
+    return folder / "report.html"
+
+
+def _page(name, attrs, records, front, trace, images) -> str:
+    evaluator = attrs.get("evaluator", {})
+    facts = {
+        "objectives": ", ".join(
+            f"{n} ({d.removesuffix('imize')})"
+            for n, d in zip(attrs["objectives"], attrs["directions"], strict=True)
+        ),
+        "reference point": attrs["reference_point"],
+        "budgets": evaluator.get("budgets"),
+        "device / latency": f"{evaluator.get('device')} ({evaluator.get('latency')})",
+        "proxy trainer": (evaluator.get("trainer") or {}).get("name"),
+        "optimiser": attrs.get("optimizer"),
+        "trials": f"{sum(r['state'] == 'COMPLETE' for r in records)} complete, "
+        f"{sum(r['state'] == 'FAIL' for r in records)} failed, "
+        f"{sum(r['state'] == 'RUNNING' for r in records)} running",
+        "hypervolume": f"{front.hypervolume:.6g}",
+        "code version": attrs.get("code_version"),
+    }
+    parts = [f"<h1>Study {html.escape(name)}</h1>", _facts_table(facts)]
+    captions = {
+        "pareto": "Pareto plane (colour: GMACs; the front in red)",
+        "hypervolume": "Hypervolume after every finished trial",
+        "factors": "Global factors of every trial (colour: accuracy)",
+    }
+    for key, caption in captions.items():
+        if key in images:
+            data = base64.b64encode(images[key]).decode()
+            parts.append(f'<figure><img alt="{key}" src="data:image/png;base64,{data}">')
+            parts.append(f"<figcaption>{caption}</figcaption></figure>")
+    parts.append(f"<h2>Pareto front ({len(front.records)} points)</h2>")
+    parts.append(_trials_table(front.records, "front"))
+    parts.append(f"<h2>All trials ({len(records)})</h2>")
+    parts.append(_trials_table(records, "trials"))
+    style = (
+        "body{font-family:sans-serif;margin:2em;max-width:1100px}"
+        "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;"
+        "padding:2px 6px;text-align:right}figure{display:inline-block;margin:1em}"
+    )
+    body = "\n".join(parts)
+    return (
+        f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(name)}</title>'
+        f"<style>{style}</style></head><body>\n{body}\n</body></html>\n"
+    )
+
+
+def _facts_table(facts: dict[str, Any]) -> str:
+    rows = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(_text(v))}</td></tr>"
+        for k, v in facts.items()
+    )
+    return f'<table class="facts">{rows}</table>'
+
+
+def _trials_table(records: list[dict[str, Any]], css: str) -> str:
+    header = ["trial", "state", *_METRICS, "width", "res", "ir_depths", "attn", "types", "reason"]
+    lines = ["<tr>" + "".join(f"<th>{h}</th>" for h in header) + "</tr>"]
+    for r in records:
+        metrics, spec = r["metrics"] or {}, r["spec"] or {}
+        cells = [r["number"], r["state"], *(metrics.get(m) for m in _METRICS)]
+        cells += [spec.get("width_multiplier"), spec.get("image_size")]
+        cells += ["".join(map(str, spec.get(k, ()))) for k in ("ir_depths", "attn_blocks")]
+        cells += ["/".join(spec.get("attn_types", ())), r["reason"] or ""]
+        lines.append("<tr>" + "".join(f"<td>{html.escape(_text(c))}</td>" for c in cells) + "</tr>")
+    return f'<table class="{css}">' + "".join(lines) + "</table>"
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)

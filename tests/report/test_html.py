@@ -1,0 +1,51 @@
+"""`python report.py run=runs/<study>`: a self-contained HTML page and PNGs built from the store."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mv2search.search.runner import run_search
+from tests.search.conftest import TINY, search_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    runs = tmp_path_factory.mktemp("runs")
+    return run_search(search_config([*TINY, "optimizer.n_trials=3"], runs), progress=False)
+
+
+def _report(*args: str):
+    return subprocess.run(
+        [sys.executable, str(REPO / "report.py"), *args], capture_output=True, text=True
+    )
+
+
+def test_report_is_self_contained_with_plots_and_every_trial(study):
+    done = _report(f"run={study.out_dir}")
+    assert done.returncode == 0, done.stderr[-2000:]
+    page = (study.out_dir / "report.html").read_text()
+    images = re.findall(r'<img alt="(\w+)" src="data:image/png;base64,', page)
+    assert sorted(images) == ["factors", "hypervolume", "pareto"]
+    assert 'src="http' not in page and "<script" not in page  # nothing to fetch
+    trials = page.split('<table class="trials">')[1].split("</table>")[0]
+    assert trials.count("<tr>") == 1 + 3  # header + every trial
+    front = page.split('<table class="front">')[1].split("</table>")[0]
+    assert front.count("<tr>") == 1 + len(study.front.records)
+    assert f"{study.front.hypervolume:.6g}" in page
+    for name in images:
+        pixels = np.asarray(Image.open(study.out_dir / "report" / f"{name}.png").convert("L"))
+        assert pixels.std() > 5  # drawn, not blank
+
+
+def test_report_errors_name_the_folder_and_the_argument(tmp_path):
+    missing = _report(f"run={tmp_path / 'nope'}")
+    assert missing.returncode == 2 and "nope: no study store" in missing.stderr
+    bad = _report("study=x")
+    assert bad.returncode == 2 and "'study=x'" in bad.stderr and "run" in bad.stderr
