@@ -142,7 +142,7 @@ def generate_split(
         total=size,
         desc=f"embedded {split} {image_size}px",
         unit="img",
-        disable=size < _PROGRESS_MIN,
+        disable=True if size < _PROGRESS_MIN else None,  # None: only on a terminal
     )
     parts: list[np.ndarray] = []
     with progress:

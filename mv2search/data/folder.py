@@ -169,7 +169,7 @@ def verify_images(paths: list[str], threads: int = 4) -> list[str]:
                 total=len(paths),
                 desc="verify images",
                 unit="img",
-                disable=len(paths) < 1000,
+                disable=True if len(paths) < 1000 else None,  # None: only on a terminal
             )
         )
     return [path for path in results if path is not None]

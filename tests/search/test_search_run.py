@@ -152,6 +152,7 @@ def _workers_share_one_study(tmp_path: Path, n: int, *extra: str) -> list[dict]:
     for proc in procs:
         out, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, err.decode()[-2000:]
+        assert "%|" not in err.decode()  # no progress bars when not on a terminal
     records = _records(tmp_path, "optimizer.n_trials=6", *extra)
     assert records, out.decode()[-2000:] + err.decode()[-2000:]
     return records
