@@ -112,6 +112,11 @@ def _page(name, attrs, records, front, trace, images) -> str:
         "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;"
         "padding:2px 6px;text-align:right}figure{display:inline-block;margin:1em}"
     )
+    # Lets a headless browser tell that every figure decoded (tests/report/test_html.py).
+    parts.append(
+        "<script>document.body.dataset.imagesLoaded = Array.from(document.images)"
+        ".filter(i => i.complete && i.naturalWidth > 0).length;</script>"
+    )
     body = "\n".join(parts)
     return (
         f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(name)}</title>'

@@ -1,6 +1,7 @@
 """`python report.py run=runs/<study>`: a self-contained HTML page and PNGs built from the store."""
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -33,7 +34,7 @@ def test_report_is_self_contained_with_plots_and_every_trial(study):
     page = (study.out_dir / "report.html").read_text()
     images = re.findall(r'<img alt="(\w+)" src="data:image/png;base64,', page)
     assert sorted(images) == ["factors", "hypervolume", "pareto"]
-    assert 'src="http' not in page and "<script" not in page  # nothing to fetch
+    assert 'src="http' not in page and "<link" not in page  # nothing to fetch
     trials = page.split('<table class="trials">')[1].split("</table>")[0]
     assert trials.count("<tr>") == 1 + 3  # header + every trial
     front = page.split('<table class="front">')[1].split("</table>")[0]
@@ -49,3 +50,20 @@ def test_report_errors_name_the_folder_and_the_argument(tmp_path):
     assert missing.returncode == 2 and "nope: no study store" in missing.stderr
     bad = _report("study=x")
     assert bad.returncode == 2 and "'study=x'" in bad.stderr and "run" in bad.stderr
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium package")
+def test_report_renders_in_headless_chromium(study, tmp_path):
+    page = (study.out_dir / "report.html").resolve()
+    if not page.is_file():
+        assert _report(f"run={study.out_dir}").returncode == 0
+    browser = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
+    browser += ["--virtual-time-budget=3000", "--window-size=1200,1800"]
+    shot = tmp_path / "shot.png"
+    subprocess.run([*browser, f"--screenshot={shot}", page.as_uri()], capture_output=True)
+    dom = subprocess.run([*browser, "--dump-dom", page.as_uri()], capture_output=True, text=True)
+    assert 'data-images-loaded="3"' in dom.stdout  # every figure decoded in the page
+    pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    assert (pixels.sum(axis=-1) < 700).mean() > 0.02  # not blank: text and plots drawn
+    colour = pixels.max(axis=-1) - pixels.min(axis=-1)
+    assert (colour > 80).mean() > 0.005  # coloured plot marks, not only black text
