@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,8 @@ class Front:
 
     records: list[dict[str, Any]]
     hypervolume: float
+    # hypervolume after every finished trial (`hypervolume_trace`; filled by `write_outputs`)
+    trace: list[float] = field(default_factory=list)
 
 
 def _complete(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -116,10 +118,10 @@ def write_outputs(out_dir: Path, records: list[dict[str, Any]], objectives: Obje
         objectives: The study's objectives.
 
     Returns:
-        The front.
+        The front, with its hypervolume trace.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    front = front_of(records, objectives)
+    front = replace(front_of(records, objectives), trace=hypervolume_trace(records, objectives))
     with atomic_writer(out_dir / "trials.csv") as handle:
         handle.write(_trials_csv(records).encode())
     write_json(
@@ -128,7 +130,7 @@ def write_outputs(out_dir: Path, records: list[dict[str, Any]], objectives: Obje
             "objectives": [o.name for o in objectives.objectives],
             "directions": [o.direction for o in objectives.objectives],
             "reference_point": list(objectives.reference_point),
-            "hypervolume": hypervolume_trace(records, objectives),
+            "hypervolume": front.trace,
         },
     )
     _export_front(out_dir / "pareto", front)

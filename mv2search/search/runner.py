@@ -34,7 +34,7 @@ from mv2search.cost.device import DeviceProfile
 from mv2search.search.backends.base import BACKENDS, Proposer, make_proposer
 from mv2search.search.evaluator import EvaluationFailed, Evaluator
 from mv2search.search.loggers import LOGGERS, StudyLogger, make_logger
-from mv2search.search.outputs import Front, hypervolume_trace, summary_table, write_outputs
+from mv2search.search.outputs import Front, summary_table, write_outputs
 from mv2search.search.settings import SearchAppConfig, build_budgets, build_objectives
 from mv2search.search.space import SearchSpace
 from mv2search.search.store import WORKER_DIED, Records, StudyStore
@@ -202,8 +202,7 @@ class SearchWorker:
         records = self.store.records()
         front = write_outputs(self.out_dir, records, self.objectives)
         record = next(r for r in records if r["number"] == handle.number)
-        trace = hypervolume_trace(records, self.objectives)
-        self.logger.log_trial(record, records, front.records, trace)
+        self.logger.log_trial(record, records, front.records, front.trace)
         return 1
 
     def _postfix(self, records: Records) -> str:
