@@ -20,7 +20,7 @@ from matplotlib import pyplot as plt
 
 from mv2search.files import atomic_write_bytes
 from mv2search.search.objectives import Objective, Objectives
-from mv2search.search.outputs import front_of, hypervolume_trace
+from mv2search.search.outputs import Front, front_of, hypervolume_trace
 from mv2search.search.plots import hypervolume_figure, parallel_figure, pareto_figure
 from mv2search.search.store import StudyStore
 
@@ -69,12 +69,18 @@ def build_report(folder: str | Path, url: str | None = None) -> Path:
         plt.close(fig)
         images[name] = buffer.getvalue()
         atomic_write_bytes(folder / "report" / f"{name}.png", images[name])
-    page = _page(folder.name, attrs, records, front, trace, images)
+    page = _page(folder.name, attrs, records, front, images)
     atomic_write_bytes(folder / "report.html", page.encode())
     return folder / "report.html"
 
 
-def _page(name, attrs, records, front, trace, images) -> str:
+def _page(
+    name: str,
+    attrs: dict[str, Any],
+    records: list[dict[str, Any]],
+    front: Front,
+    images: dict[str, bytes],
+) -> str:
     evaluator = attrs.get("evaluator", {})
     facts = {
         "objectives": ", ".join(
