@@ -15,11 +15,12 @@ from __future__ import annotations
 import yaml
 from hydra.core.config_store import ConfigStore
 
+from mv2search.confirm.settings import ConfirmAppConfig
 from mv2search.search.settings import SearchAppConfig
 from mv2search.search.space import spaces_dir
 from mv2search.train import TrainAppConfig, TrainerConfig
 
-__all__ = ["register_configs", "register_search_configs"]
+__all__ = ["register_configs", "register_confirm_configs", "register_search_configs"]
 
 
 def register_configs() -> None:
@@ -46,3 +47,9 @@ def register_search_configs() -> None:
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a mapping (name, base, fixed, parameters)")
         store.store(group="space", name=path.stem, node={"name": path.stem, **data})
+
+
+def register_confirm_configs() -> None:
+    """Store the `confirm.py` schema (and the shared `trainer` schema) (idempotent)."""
+    register_configs()
+    ConfigStore.instance().store(name="base_confirm", node=ConfirmAppConfig)

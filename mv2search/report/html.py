@@ -3,8 +3,8 @@
 It can be built at any time, also while workers are still running: it reads the store, never
 writes to it. Sections: the run's facts (objectives, reference point, budgets, device, trainer),
 the Pareto plane (colour = MACs, front highlighted), the hypervolume curve, parallel coordinates
-of the global factors, the front as a table and every trial as a table. The same figures are
-written as PNGs under `runs/<study>/report/`.
+of the global factors, `confirm.py`'s proxy-vs-full section once it has run, the front as a
+table and every trial as a table. The same figures are written as PNGs under `runs/<study>/report/`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 
 from matplotlib import pyplot as plt
 
+from mv2search.confirm.section import confirmation_section
 from mv2search.files import atomic_write_bytes
 from mv2search.search.objectives import Objective, Objectives
 from mv2search.search.outputs import Front, front_of, hypervolume_trace
@@ -69,7 +70,11 @@ def build_report(folder: str | Path, url: str | None = None) -> Path:
         plt.close(fig)
         images[name] = buffer.getvalue()
         atomic_write_bytes(folder / "report" / f"{name}.png", images[name])
-    page = _page(folder.name, attrs, records, front, images)
+    confirmation = confirmation_section(folder)  # confirm.py's section, once it has run
+    for name, png in (confirmation.images if confirmation else {}).items():
+        atomic_write_bytes(folder / "report" / f"{name}.png", png)
+    extra = confirmation.html if confirmation else ""
+    page = _page(folder.name, attrs, records, front, images, extra)
     atomic_write_bytes(folder / "report.html", page.encode())
     return folder / "report.html"
 
@@ -80,6 +85,7 @@ def _page(
     records: list[dict[str, Any]],
     front: Front,
     images: dict[str, bytes],
+    confirmation: str = "",
 ) -> str:
     evaluator = attrs.get("evaluator", {})
     facts = {
@@ -109,6 +115,7 @@ def _page(
             data = base64.b64encode(images[key]).decode()
             parts.append(f'<figure><img alt="{key}" src="data:image/png;base64,{data}">')
             parts.append(f"<figcaption>{caption}</figcaption></figure>")
+    parts.append(confirmation)
     parts.append(f"<h2>Pareto front ({len(front.records)} points)</h2>")
     parts.append(_trials_table(front.records, "front"))
     parts.append(f"<h2>All trials ({len(records)})</h2>")

@@ -1,0 +1,62 @@
+"""`python confirm.py run=runs/<study>`: the Hydra entry point of the confirmation.
+
+`main` composes `conf/confirm/confirm.yaml` with the command line; `run_confirm_app` runs the
+confirmation (`mv2search.confirm.run`), prints its table and rebuilds the study's report. Also
+installed as the `mv2search-confirm` command.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from mv2search.config import register_confirm_configs
+from mv2search.confirm.run import run_confirm
+from mv2search.confirm.section import confirmation_text
+from mv2search.report import build_report
+
+__all__ = ["cli", "main", "run_confirm_app"]
+
+
+def run_confirm_app(cfg: DictConfig) -> int:
+    """Run the confirmation of a composed config, print it, rebuild the report.
+
+    Args:
+        cfg: The composed `confirm.yaml` config.
+
+    Returns:
+        The exit status: 0 done, 2 for a config or input error (printed, naming the field).
+    """
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        print(f"error: no value for {missing}; e.g. run=runs/<study>", file=sys.stderr)
+        return 2
+    try:
+        outcome = run_confirm(OmegaConf.to_object(cfg))
+        report = build_report(cfg.run, cfg.storage_url) if cfg.report else None
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(confirmation_text(outcome.data))
+    print(
+        f"{outcome.trained} runs trained or resumed in {outcome.wall_s:.0f} s. Outputs: "
+        f"{outcome.path} and {outcome.path.parent / 'proxy_vs_full.png'}"
+        + (f"; report: {report}" if report else "")
+    )
+    return 0
+
+
+@hydra.main(version_base="1.3", config_path="../conf/confirm", config_name="confirm")
+def main(cfg: DictConfig) -> None:
+    """Hydra entry point (see the module docstring); exits with `run_confirm_app`'s status."""
+    status = run_confirm_app(cfg)
+    if status:
+        sys.exit(status)  # Hydra drops the task's return value
+
+
+def cli() -> None:
+    """The `mv2search-confirm` console command."""
+    register_confirm_configs()
+    main()

@@ -1,0 +1,62 @@
+"""`confirm.py`'s config and its errors: exit code 2 and a message naming the field or file."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
+
+from mv2search.confirm.app import run_confirm_app
+from mv2search.search.store import StudyStore
+from tests.confirm.conftest import compose_confirm
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_the_default_is_the_full_recipe_cut_down_for_a_cpu():
+    cfg = OmegaConf.to_object(compose_confirm(["run=runs/x"]))
+    assert cfg.top_k == 3 and cfg.presets and cfg.device is None
+    assert cfg.trainer.name == "full" and cfg.trainer.augment == "full"
+    assert cfg.trainer.cutmix_alpha == 1.0 and cfg.trainer.epochs < 300
+    proxy = OmegaConf.to_object(compose_confirm(["run=runs/x", "trainer=proxy", "device=cuda"]))
+    assert proxy.trainer.name == "proxy" and proxy.device.backend == "cuda"
+    with pytest.raises(ConfigCompositionException):
+        compose_confirm(["run=runs/x", "topk=3"])
+
+
+def _status(overrides, capsys):
+    status = run_confirm_app(compose_confirm(overrides))
+    return status, capsys.readouterr().err
+
+
+def test_input_errors_name_the_field_and_exit_2(tmp_path, capsys):
+    status, err = _status([], capsys)
+    assert status == 2 and "'run'" in err
+    status, err = _status([f"run={tmp_path / 'nope'}"], capsys)
+    assert status == 2 and "run: " in err and "nope: no such folder" in err
+    status, err = _status([f"run={tmp_path}"], capsys)
+    assert status == 2 and "no study store (study.db or study.journal)" in err
+    status, err = _status([f"run={tmp_path}", "top_k=0"], capsys)
+    assert status == 2 and "top_k: 0; allowed: an integer >= 1" in err
+
+
+def test_a_study_without_objectives_or_with_an_empty_front_is_refused(tmp_path, capsys):
+    StudyStore.open("bare", directions=["maximize"], metadata={}, runs_dir=str(tmp_path))
+    status, err = _status([f"run={tmp_path / 'bare'}"], capsys)
+    assert status == 2 and "not written by search.py" in err
+    metadata = {"objectives": ["accuracy"], "reference_point": [0.1], "evaluator": {}}
+    StudyStore.open("empty", directions=["maximize"], metadata=metadata, runs_dir=str(tmp_path))
+    status, err = _status([f"run={tmp_path / 'empty'}"], capsys)
+    assert status == 2 and "empty: the study's Pareto front is empty" in err
+
+
+def test_the_command_exits_2(tmp_path):
+    done = subprocess.run(
+        [sys.executable, str(REPO / "confirm.py"), f"run={tmp_path / 'nope'}", "top_k=2"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2 and "no such folder" in done.stderr
