@@ -16,6 +16,7 @@ import yaml
 from hydra.core.config_store import ConfigStore
 
 from mv2search.confirm.settings import ConfirmAppConfig
+from mv2search.scaling.settings import ScaleAppConfig
 from mv2search.search.settings import SearchAppConfig
 from mv2search.search.space import spaces_dir
 from mv2search.train import TrainAppConfig, TrainerConfig
@@ -53,3 +54,13 @@ def register_confirm_configs() -> None:
     """Store the `confirm.py` schema (and the shared `trainer` schema) (idempotent)."""
     register_configs()
     ConfigStore.instance().store(name="base_confirm", node=ConfirmAppConfig)
+
+
+def register_scale_configs() -> None:
+    """Store the `scale.py` schema (`base_scale`) and everything `register_search_configs` does.
+
+    Raises:
+        ValueError: naming a space file that is not a YAML mapping.
+    """
+    register_search_configs()
+    ConfigStore.instance().store(name="base_scale", node=ScaleAppConfig)

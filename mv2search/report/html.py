@@ -20,6 +20,7 @@ from matplotlib import pyplot as plt
 
 from mv2search.confirm.section import confirmation_section
 from mv2search.files import atomic_write_bytes
+from mv2search.scaling.report import scaling_section
 from mv2search.search.objectives import Objective, Objectives
 from mv2search.search.outputs import Front, front_of, hypervolume_trace
 from mv2search.search.plots import hypervolume_figure, parallel_figure, pareto_figure
@@ -74,6 +75,7 @@ def build_report(folder: str | Path, url: str | None = None) -> Path:
     for name, png in (confirmation.images if confirmation else {}).items():
         atomic_write_bytes(folder / "report" / f"{name}.png", png)
     extra = confirmation.html if confirmation else ""
+    extra += scaling_section(folder)  # scale.py's section, once it has run
     page = _page(folder.name, attrs, records, front, images, extra)
     atomic_write_bytes(folder / "report.html", page.encode())
     return folder / "report.html"

@@ -1,0 +1,179 @@
+"""`python scale.py +space=mv2_global`: the scaling study, sampling and training through the
+search's machinery, then the GP analysis (method.md 7).
+
+1. Sampling and training: the study is a search study (`SearchWorker`): the same evaluator
+   (one fixed proxy budget, `trainer=search` by default), the same durable store under
+   `runs/<study>/`, resumable and shared by many workers. `scaling.design=sobol` (the default)
+   makes every trial a point of the botorch backend's scrambled-Sobol design over the grid
+   (`optimizer.n_initial = optimizer.n_trials`): a space-filling sample within the budgets.
+   `scaling.design=pareto` keeps the optimiser's own start and then samples near the
+   accuracy-MACs front (qLogNEHVI, or `optimizer=nsga2` as in the seed paper).
+2. Analysis, when the study has its trials: `analyse` fits the GP to the COMPLETE trials and
+   derives the sensitivity, maps, cross-validation, downsized models and baseline comparison;
+   `write_analysis` writes them under `runs/<study>/scaling/`. Every worker that finishes
+   rewrites the same files from the same trials.
+
+Installed as `mv2search-scale`; `python report.py run=runs/<study>` adds the scaling section.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import hydra
+import optuna
+from omegaconf import DictConfig, OmegaConf
+
+from mv2search.scaling._experimental import ExperimentalWarning
+from mv2search.scaling.analysis import analyse, base_point
+from mv2search.scaling.grid import FactorGrid
+from mv2search.scaling.loggers import log_scaling_wandb
+from mv2search.scaling.outputs import write_analysis
+from mv2search.scaling.settings import ScaleAppConfig, check_scaling
+from mv2search.search.runner import SearchOutcome, SearchWorker
+from mv2search.search.settings import build_budgets
+from mv2search.search.space import SearchSpace, available_spaces
+
+__all__ = ["ScaleOutcome", "cli", "main", "prepare", "run_scale", "run_scale_app"]
+
+
+@dataclass(frozen=True)
+class ScaleOutcome:
+    """The study's outcome and the analysis as written to `analysis.json`."""
+
+    search: SearchOutcome
+    analysis: dict[str, Any]
+    out_dir: Path
+
+
+def prepare(cfg: ScaleAppConfig) -> tuple[ScaleAppConfig, FactorGrid]:
+    """Check the `scaling` group against the space and apply the design, before any study exists.
+
+    Args:
+        cfg: The composed config.
+
+    Returns:
+        The config with the design's optimiser settings and study name, and the factor grid.
+
+    Raises:
+        ValueError: naming the field: a bad `scaling.*` value, a space that is not a grid of
+            numeric factors, a base outside the space, or a budget no path from it reaches.
+    """
+    check_scaling(cfg.scaling)
+    space = SearchSpace.from_dict(dict(cfg.space), source="space")
+    grid = FactorGrid(space)
+    base = base_point(grid, cfg.scaling)
+    base_gmacs, level = grid.gmacs_of(base), grid.level(base)
+    smallest = grid.gmacs_of(grid.point(level * 0))
+    for i, fraction in enumerate(cfg.scaling.downsize.budgets):
+        if fraction * base_gmacs < smallest:
+            raise ValueError(
+                f"scaling.downsize.budgets[{i}]: {fraction:g}x of the base's {base_gmacs:.4g} "
+                f"GMACs is below the smallest model of the space ({smallest:.4g} GMACs)"
+            )
+    optimizer = cfg.optimizer
+    if cfg.scaling.design == "sobol":
+        if optimizer.backend != "botorch":
+            raise ValueError(
+                f"scaling.design: 'sobol' is the botorch backend's Sobol design, but "
+                f"optimizer.backend is {optimizer.backend!r}; use optimizer=botorch or "
+                "scaling.design=pareto"
+            )
+        optimizer = dataclasses.replace(optimizer, n_initial=optimizer.n_trials)
+    study = cfg.study or f"{space.name}-scale-{cfg.scaling.design}-s{cfg.seed}"
+    return dataclasses.replace(cfg, optimizer=optimizer, study=study), grid
+
+
+def run_scale(cfg: ScaleAppConfig, progress: bool | None = None) -> ScaleOutcome:
+    """Run (or resume) the study of `cfg` until it has its trials, then analyse it.
+
+    Args:
+        cfg: The composed config.
+        progress: Show a bar over trials (None: only on a terminal).
+
+    Returns:
+        The outcome.
+
+    Raises:
+        ValueError: for bad input (see `prepare` and `SearchWorker`), or too few COMPLETE trials.
+    """
+    cfg, grid = prepare(cfg)
+    worker = SearchWorker(cfg)
+    search = worker.run(progress)
+    analysis, _ = analyse(
+        worker.store.records(), grid, build_budgets(cfg.objectives), cfg.scaling, cfg.seed
+    )
+    data = write_analysis(worker.out_dir, analysis, grid)
+    if cfg.logger.name == "wandb":
+        log_scaling_wandb(cfg.logger, worker.name, worker.out_dir, data)
+    return ScaleOutcome(search, data, worker.out_dir)
+
+
+def summary(outcome: ScaleOutcome) -> str:
+    """The analysis in a few lines: ranking, fit quality, derived files, principles."""
+    a = outcome.analysis
+    label = dict(zip(a["names"], a["labels"], strict=True))
+    lines = [
+        f"{outcome.search.n_complete} complete, {outcome.search.n_failed} failed trials "
+        f"({outcome.search.evaluated} evaluated by this worker in {outcome.search.wall_s:.0f} s)",
+        "sensitivity ranking (total index): "
+        + " > ".join(label[n] for n in a["sensitivity"]["ranking"]),
+        f"GP cross-validation: RMSE {a['cv']['rmse']:.4f}, Spearman {a['cv']['spearman']:.3f}",
+        *(f"derived {p['fraction']:g}x: {p.get('file')}" for p in a["paths"]),
+        "design principles:",
+        *(f"  {i}. {text}" for i, text in enumerate(a["principles"], 1)),
+        f"outputs: {outcome.out_dir}/scaling/ (analysis.json, derived/, baselines/, *.png); "
+        f"report: python report.py run={outcome.out_dir}",
+    ]
+    return "\n".join(lines)
+
+
+def run_scale_app(cfg: DictConfig) -> int:
+    """Run the scaling study of a composed config and print its summary.
+
+    Args:
+        cfg: The composed `scale.yaml` config.
+
+    Returns:
+        The exit status: 0 done, 2 for a config or input error (printed, naming the field).
+    """
+    if OmegaConf.is_missing(cfg, "space"):
+        print(
+            f"error: no search space; add +space=<name>, one of {available_spaces()}",
+            file=sys.stderr,
+        )
+        return 2
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        print(f"error: no value for {missing}; set each on the command line", file=sys.stderr)
+        return 2
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.simplefilter("ignore", ExperimentalWarning)  # the command is the experiment
+    try:
+        outcome = run_scale(OmegaConf.to_object(cfg))
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(summary(outcome))
+    return 0
+
+
+@hydra.main(version_base="1.3", config_path="../conf/scale", config_name="scale")
+def main(cfg: DictConfig) -> None:
+    """Hydra entry point (see the module docstring); exits with `run_scale_app`'s status."""
+    status = run_scale_app(cfg)
+    if status:
+        sys.exit(status)
+
+
+def cli() -> None:
+    """The `mv2search-scale` console command."""
+    from mv2search.config import register_scale_configs
+
+    register_scale_configs()
+    main()
