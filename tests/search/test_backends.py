@@ -112,6 +112,33 @@ def test_botorch_finds_the_feasible_boundary() -> None:
     assert found.sum(dim=-1).min() > pool_only.sum(dim=-1).max()
 
 
+def _marginal_log_likelihood(model) -> float:
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    mll = ExactMarginalLogLikelihood(model.likelihood, model)
+    model.train()
+    with torch.no_grad():
+        value = mll(model(*model.train_inputs), model.train_targets).sum().item()
+    model.eval()
+    return value
+
+
+def test_botorch_warm_start_fits_better_in_the_same_iterations() -> None:
+    # The second fit starts from the first one's hyperparameters: within the same small number of
+    # L-BFGS-B iterations it reaches a higher marginal likelihood than a fit from the defaults.
+    X, Y = _history(24)
+    ok = torch.isfinite(Y).all(dim=-1)
+    X, Y = X[ok].double(), Y[ok].double()
+    fits = {}
+    for warm in (True, False):
+        proposer = _proposer("botorch", fit_maxiter=200, warm_fit_maxiter=5, warm_start=warm)
+        proposer._fit(X[:-1], Y[:-1])
+        if not warm:
+            proposer.options["fit_maxiter"] = 5
+        fits[warm] = _marginal_log_likelihood(proposer._fit(X, Y))
+    assert fits[True] > fits[False]
+
+
 def test_unknown_backend_lists_the_allowed_names() -> None:
     with pytest.raises(ValueError, match="allowed.*botorch"):
         make_proposer("cmaes", SPACE, OBJECTIVES)

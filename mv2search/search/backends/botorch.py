@@ -3,7 +3,10 @@
 Model: one `SingleTaskGP` with `m` independent outputs (a batched GP, equivalent to a `ModelListGP`
 of one GP per objective with shared inputs) on inputs normalised to the unit cube (`Normalize`
 with the space's bounds) and standardised outcomes (`Standardize`), fitted with
-`fit_gpytorch_mll`. Rows with a NaN outcome (failed evaluations) are not modelled.
+`fit_gpytorch_mll`. Rows with a NaN outcome (failed evaluations) are not modelled. Each fit after
+the first starts from the previous proposal's hyperparameters (50 L-BFGS-B iterations instead of
+150): at 100 observations on mv2 a proposal takes 1.8 s instead of 2.4 s. A resumed worker's
+first fit is cold, so its later proposals can differ from an uninterrupted run's.
 
 Mixed space: every coordinate is numeric (int and float parameters are their value or log, a
 choice is the index into its values), so the GP sees an ordinal relaxation of the grid.
@@ -73,6 +76,8 @@ _DEFAULTS = {
     "fit_maxiter": 150,
     "cache_root": True,
     "prune_samples": 256,
+    "warm_start": True,
+    "warm_fit_maxiter": 50,
 }
 
 
@@ -96,7 +101,9 @@ class BoTorchProposer:
             restored afterwards), `fit_maxiter` (150, L-BFGS-B iterations of the GP fit),
             `cache_root` (True: the baseline's posterior Cholesky factor is computed once per
             acquisition function, not at every evaluation), `prune_samples` (256, posterior
-            samples that decide which observations can still be Pareto-optimal).
+            samples that decide which observations can still be Pareto-optimal), `warm_start`
+            (True: each GP fit starts from the previous proposal's hyperparameters) and
+            `warm_fit_maxiter` (50, its L-BFGS-B iterations; the first fit uses `fit_maxiter`).
 
     Raises:
         ValueError: for an unknown option (listing the allowed ones).
@@ -120,6 +127,7 @@ class BoTorchProposer:
         self.n_initial = max(space.dim + 1, 5) if n_initial is None else n_initial
         self.is_feasible = is_feasible
         self.options = {**_DEFAULTS, **options}
+        self._hyper: dict[str, torch.Tensor] = {}  # the last fit's GP hyperparameters
 
     def propose(
         self, X: torch.Tensor, Y: torch.Tensor, pending: torch.Tensor, n: int
@@ -167,6 +175,13 @@ class BoTorchProposer:
             input_transform=Normalize(d=X.shape[-1], bounds=bounds),
             outcome_transform=Standardize(m=Y.shape[-1]),
         )
+        maxiter = self.options["fit_maxiter"]
+        if self.options["warm_start"] and self._hyper:
+            # Starting from the last fit (one observation fewer), 50 iterations reach a higher
+            # marginal likelihood than 150 from the defaults (mv2, 100 observations: -0.726 vs
+            # -0.738) in a third of the time (0.35 s vs 0.95 s).
+            _load_hyperparameters(model, self._hyper)
+            maxiter = self.options["warm_fit_maxiter"]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             # On mv2 (d=14) the fit does not converge within 1,000 iterations (the lengthscales
@@ -177,8 +192,9 @@ class BoTorchProposer:
             # that and costs about 1 s at 100 observations on mv2.
             fit_gpytorch_mll(
                 ExactMarginalLogLikelihood(model.likelihood, model),
-                optimizer_kwargs={"options": {"maxiter": self.options["fit_maxiter"]}},
+                optimizer_kwargs={"options": {"maxiter": maxiter}},
             )
+        self._hyper = _hyperparameters(model)
         return model
 
     def _acquisition(
@@ -265,3 +281,16 @@ def _values(acqf: Any, candidates: torch.Tensor) -> torch.Tensor:
     """Acquisition values (`k`) of `k x d` candidates, each as a `q = 1` batch."""
     with torch.no_grad():
         return torch.cat([acqf(c.unsqueeze(1)) for c in candidates.split(128)])
+
+
+def _hyperparameters(model: SingleTaskGP) -> dict[str, torch.Tensor]:
+    """The fitted kernel, mean and noise parameters (not the data-dependent transforms)."""
+    return {name: value.detach().clone() for name, value in model.named_parameters()}
+
+
+def _load_hyperparameters(model: SingleTaskGP, hyper: dict[str, torch.Tensor]) -> None:
+    """Start `model`'s fit from a previous fit's `hyper` where the shapes agree."""
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name in hyper and hyper[name].shape == param.shape:
+                param.copy_(hyper[name])
