@@ -53,6 +53,7 @@ class ScalingAnalysis:
     comparison: list[dict[str, Any]]
     trials: list[dict[str, float]]  # gmacs and accuracy of every trial, for the plots
     principles: list[str] = field(default_factory=list)
+    trained: dict[str, Any] | None = None  # `trained.train_comparison`, once it has run
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict of every field."""

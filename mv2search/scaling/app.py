@@ -12,6 +12,9 @@ search's machinery, then the GP analysis (method.md 7).
    derives the sensitivity, maps, cross-validation, downsized models and baseline comparison;
    `write_analysis` writes them under `runs/<study>/scaling/`. Every worker that finishes
    rewrites the same files from the same trials.
+3. With `scaling.train_comparison` (the default), the base, derived and baseline configs are
+   proxy-trained with the study's own recipe and set against the GP's predictions
+   (`mv2search.scaling.trained`; cached runs, so nothing is trained twice).
 
 Installed as `mv2search-scale`; `python report.py run=runs/<study>` adds the scaling section.
 """
@@ -35,11 +38,13 @@ from mv2search.scaling.grid import FactorGrid
 from mv2search.scaling.loggers import log_scaling_wandb
 from mv2search.scaling.outputs import write_analysis
 from mv2search.scaling.settings import ScaleAppConfig, check_scaling
+from mv2search.scaling.text import principles
+from mv2search.scaling.trained import train_comparison
 from mv2search.search.runner import SearchOutcome, SearchWorker
 from mv2search.search.settings import build_budgets
 from mv2search.search.space import SearchSpace, available_spaces
 
-__all__ = ["ScaleOutcome", "cli", "main", "prepare", "run_scale", "run_scale_app"]
+__all__ = ["ScaleOutcome", "cli", "main", "prepare", "run_scale", "run_scale_app", "summary"]
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,10 @@ def run_scale(cfg: ScaleAppConfig, progress: bool | None = None) -> ScaleOutcome
         worker.store.records(), grid, build_budgets(cfg.objectives), cfg.scaling, cfg.seed
     )
     data = write_analysis(worker.out_dir, analysis, grid)
+    if cfg.scaling.train_comparison:
+        analysis.trained = train_comparison(worker.evaluator, data, grid, progress)
+        analysis.principles = principles(analysis)
+        data = write_analysis(worker.out_dir, analysis, grid)
     if cfg.logger.name == "wandb":
         log_scaling_wandb(cfg.logger, worker.name, worker.out_dir, data)
     return ScaleOutcome(search, data, worker.out_dir)

@@ -98,6 +98,9 @@ def write_analysis(out_dir: Path, analysis: ScalingAnalysis, grid: FactorGrid) -
     write_json(folder / "analysis.json", data)
     for stem, (draw, _) in FIGURES.items():
         fig, buffer = draw(data), io.BytesIO()
+        if fig is None:  # nothing to draw yet (no trained comparison)
+            (folder / f"{stem}.png").unlink(missing_ok=True)
+            continue
         fig.savefig(buffer, format="png")
         plt.close(fig)
         atomic_write_bytes(folder / f"{stem}.png", buffer.getvalue())

@@ -20,7 +20,14 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from mv2search.scaling.gp import Z90  # noqa: E402
 
-__all__ = ["FIGURES", "cv_figure", "downsize_figure", "maps_figure", "sensitivity_figure"]
+__all__ = [
+    "FIGURES",
+    "cv_figure",
+    "downsize_figure",
+    "maps_figure",
+    "sensitivity_figure",
+    "trained_figure",
+]
 
 _COLOURS = {
     "gp_downsize": "crimson",
@@ -155,6 +162,36 @@ def downsize_figure(a: dict[str, Any]) -> Figure:
     return fig
 
 
+def trained_figure(a: dict[str, Any]) -> Figure | None:
+    """Predicted vs proxy-trained accuracy of the compared configs (None before training)."""
+    if not a.get("trained"):
+        return None
+    rows = [r for r in a["trained"]["rows"] if r["accuracy"] is not None]
+    fig, ax = plt.subplots(figsize=(5.6, 4.6), dpi=100)
+    seen = set()
+    for r in rows:
+        colour = _COLOURS.get(r["rule"], "black")
+        ax.errorbar(
+            100 * r["accuracy"],
+            100 * r["mean"],
+            yerr=100 * Z90 * r["sd"],
+            capsize=2,
+            fmt="o" if r["within_budget"] else "x",
+            color=colour,
+            label=None if r["rule"] in seen else r["rule"],
+        )
+        seen.add(r["rule"])
+    values = [100 * r["accuracy"] for r in rows] + [100 * r["mean"] for r in rows]
+    if values:
+        ax.plot([min(values), max(values)], [min(values), max(values)], "k--", lw=1)
+    ax.set_xlabel("trained proxy accuracy (%)")
+    ax.set_ylabel("GP prediction (%)")
+    ax.set_title("Compared configs: predicted vs trained")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 # file stem -> (figure function, caption)
 FIGURES = {
     "scaling_sensitivity": (
@@ -172,5 +209,9 @@ FIGURES = {
         downsize_figure,
         "Downsizing paths and the baseline rules at each "
         "budget (predicted accuracy, 90 % intervals)",
+    ),
+    "scaling_trained": (
+        trained_figure,
+        "The compared configs proxy-trained: GP prediction vs trained accuracy (x: over budget)",
     ),
 }

@@ -76,6 +76,28 @@ def _comparison_table(a: dict[str, Any]) -> str:
     return _table(header, rows, "scaling_comparison")
 
 
+def _trained_table(a: dict[str, Any]) -> str:
+    t = a.get("trained")
+    if not t:
+        return ""
+    rows = [
+        [
+            f"{r['fraction']:g}x",
+            r["rule"],
+            describe_point(a["labels"], r["x"]),
+            f"{r['gmacs']:.3g}",
+            "yes" if r["within_budget"] else "no",
+            f"{100 * r['mean']:.1f} ± {100 * Z90 * r['sd']:.1f}",
+            "-" if r["accuracy"] is None else f"{100 * r['accuracy']:.1f}",
+            r["status"],
+        ]
+        for r in t["rows"]
+    ]
+    header = ["budget", "rule", "factors", "GMACs", "within", "predicted %", "trained %", "status"]
+    title = f"<h3>Trained comparison ({html.escape(t['trainer'])} recipe, one seed)</h3>"
+    return title + _table(header, rows, "scaling_trained")
+
+
 def _figures(folder: Path) -> list[str]:
     parts = []
     for stem, (_, caption) in FIGURES.items():
@@ -113,6 +135,7 @@ def scaling_section(folder: str | Path) -> str:
         f"{100 * cv['coverage_90']:.0f} %.</p>",
         "<h3>Derived models and baseline rules at each budget</h3>",
         _comparison_table(a),
+        _trained_table(a),
         "<p>Derived configs: "
         + ", ".join(html.escape(Path(p.get("file", "")).name) for p in a["paths"])
         + " (in scaling/derived/; train one with python train.py arch=FILE).</p>",

@@ -97,6 +97,28 @@ def _fit(a: Any) -> str:
     )
 
 
+def _trained(a: Any) -> str:
+    t = a.trained
+    parts = []
+    for fraction, winner in t["winners"].items():
+        rows = [r for r in t["rows"] if f"{r['fraction']:g}" == fraction and r["rule"] != "base"]
+        scores = ", ".join(
+            f"{r['rule']} {'-' if r['accuracy'] is None else _pp(r['accuracy'])}"
+            + ("" if r["within_budget"] else " (over budget)")
+            for r in rows
+        )
+        parts.append(f"at {fraction}x {scores} % (best within budget: {winner})")
+    agreement = t["rank_agreement"]
+    tau = "undefined" if agreement["tau"] is None else f"{agreement['tau']:.2f}"
+    rmse = "-" if t["rmse"] is None else _pp(t["rmse"])
+    return (
+        f"Trained with the study's proxy recipe ({t['trainer']}, one seed each): "
+        + "; ".join(parts)
+        + f". GP predictions vs trained: RMSE {rmse} pp, Kendall tau {tau} over "
+        f"{agreement['n']} configs."
+    )
+
+
 def principles(analysis: Any) -> list[str]:
     """The study's design principles, one sentence group each, with their numbers.
 
@@ -105,7 +127,7 @@ def principles(analysis: Any) -> list[str]:
 
     Returns:
         Plain-text paragraphs: sensitivity ranking, the cheapest cuts, each budget against the
-        baselines, and the fit quality behind them.
+        baselines, the fit quality behind them and, once trained, the trained comparison.
     """
     fractions = sorted({r["fraction"] for r in analysis.comparison})
     return [
@@ -113,4 +135,5 @@ def principles(analysis: Any) -> list[str]:
         _cuts(analysis),
         *(_budget(analysis, f) for f in fractions),
         _fit(analysis),
+        *([_trained(analysis)] if analysis.trained else []),
     ]

@@ -26,6 +26,7 @@ TINY_SCALE = [
     "scaling.n_samples=32",
     "scaling.cv_folds=3",
     "scaling.map_points=7",
+    "scaling.train_comparison=false",  # tested with a stub evaluator (test_app.py)
 ]
 
 

@@ -14,9 +14,13 @@ from omegaconf import OmegaConf
 from mv2search.arch import load_spec
 from mv2search.cost import count_macs
 from mv2search.scaling.app import run_scale, run_scale_app
+from mv2search.scaling.grid import FactorGrid
 from mv2search.scaling.loggers import log_scaling_wandb
+from mv2search.scaling.trained import train_comparison
 from mv2search.search.settings import LoggerConfig
-from mv2search.search.space import available_spaces
+from mv2search.search.space import available_spaces, load_space
+from mv2search.train import TrainerConfig
+from mv2search.train.result import TrainResult
 from tests.scaling.conftest import TINY_SCALE, compose_scale
 from tests.search.wandb_records import read_records
 
@@ -74,10 +78,10 @@ def test_report_gets_the_scaling_section(study):
         assert f'<img alt="scaling_{stem}" src="data:image/png;base64,' in page
 
 
-def test_wandb_offline_run_has_the_figures_tables_and_configs(study, tmp_path, monkeypatch):
+def test_wandb_offline_run_has_the_figures_tables_and_configs(study, monkeypatch):
     monkeypatch.delenv("WANDB_MODE", raising=False)
     a = json.loads((study / "scaling" / "analysis.json").read_text())
-    run_dir = log_scaling_wandb(LoggerConfig(name="wandb"), study.name, tmp_path, a)
+    run_dir = log_scaling_wandb(LoggerConfig(name="wandb"), study.name, study, a)
     (run_file,) = run_dir.glob("run-*.wandb")
     records = read_records(run_file)
     history = [r.history for r in records if r.WhichOneof("record_type") == "history"]
@@ -124,3 +128,36 @@ def test_scale_py_composes_from_another_directory(tmp_path):
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "name: accuracy_macs" in done.stdout and "design: sobol" in done.stdout
+
+
+class _StubEvaluator:
+    """Trains nothing: accuracy grows with MACs; the base's run "diverges"."""
+
+    trainer = TrainerConfig(name="stub")
+
+    def __init__(self):
+        self.calls = []
+
+    def proxy_train(self, spec):
+        self.calls.append(spec.signature)
+        if spec.width_multiplier == 1.0 and spec.image_size == 256 and spec.attn_blocks[0] == 2:
+            return TrainResult(status="diverged", reason="stub")
+        return TrainResult(status="ok", reason="", top1=0.2 + 0.1 * count_macs(spec) / 1e9)
+
+
+def test_trained_comparison_trains_each_config_once_and_names_the_winners(study):
+    a = json.loads((study / "scaling" / "analysis.json").read_text())
+    grid = FactorGrid(load_space("mv2_global"))
+    stub = _StubEvaluator()
+    trained = train_comparison(stub, a, grid, progress=False)
+    assert len(stub.calls) == len(set(stub.calls))  # a config shared by rules trains once
+    assert len(trained["rows"]) == 1 + len(a["comparison"])
+    base = trained["rows"][0]
+    assert base["rule"] == "base" and base["accuracy"] is None and base["status"] == "diverged"
+    for fraction, winner in trained["winners"].items():  # the most MACs within budget wins
+        rows = [
+            r for r in trained["rows"] if f"{r['fraction']:g}" == fraction and r["within_budget"]
+        ]
+        assert winner == max(rows, key=lambda r: r["gmacs"])["rule"]
+    assert trained["rank_agreement"]["n"] == len(trained["rows"]) - 1
+    assert trained["trainer"] == "stub" and trained["rmse"] is not None
