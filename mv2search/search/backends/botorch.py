@@ -69,7 +69,7 @@ __all__ = ["BoTorchProposer"]
 _DEFAULTS = {
     "num_restarts": 10,
     "raw_samples": 512,
-    "mc_samples": 64,
+    "mc_samples": None,
     "maxiter": 50,
     "bisect_steps": 8,
     "threads": 1,
@@ -95,15 +95,20 @@ class BoTorchProposer:
         seed: Seed of the Sobol design, the MC sampler and the optimiser's restarts.
         n_initial: Proposals drawn from the Sobol design before the GP is used.
         is_feasible: Optional exact-constraint filter on encoded candidates.
-        options: `num_restarts` (10), `raw_samples` (512, the scored Sobol pool), `mc_samples`
-            (64), `maxiter` (50, L-BFGS-B iterations per restart), `bisect_steps` (8, towards
-            the feasible boundary), `threads` (1, torch intra-op threads while proposing;
-            restored afterwards), `fit_maxiter` (150, L-BFGS-B iterations of the GP fit),
-            `cache_root` (True: the baseline's posterior Cholesky factor is computed once per
-            acquisition function, not at every evaluation), `prune_samples` (256, posterior
-            samples that decide which observations can still be Pareto-optimal), `warm_start`
-            (True: each GP fit starts from the previous proposal's hyperparameters) and
-            `warm_fit_maxiter` (50, its L-BFGS-B iterations; the first fit uses `fit_maxiter`).
+        options (defaults in brackets):
+            `num_restarts` (10): L-BFGS-B starts of the acquisition ascent;
+            `raw_samples` (512): the scored Sobol pool;
+            `mc_samples` (None: 64 for two objectives, 32 for more): QMC posterior samples;
+            `maxiter` (50): L-BFGS-B iterations per restart;
+            `bisect_steps` (8): bisection steps towards the feasible boundary;
+            `threads` (1): torch intra-op threads while proposing (restored afterwards);
+            `fit_maxiter` (150): L-BFGS-B iterations of the first GP fit;
+            `warm_start` (True): later fits start from the previous proposal's hyperparameters,
+            with `warm_fit_maxiter` (50) iterations;
+            `cache_root` (True): the baseline's posterior Cholesky factor is computed once per
+            acquisition function, not at every evaluation;
+            `prune_samples` (256): posterior samples that decide which observations can still
+            be Pareto-optimal.
 
     Raises:
         ValueError: for an unknown option (listing the allowed ones).
@@ -212,10 +217,18 @@ class BoTorchProposer:
             ref_point=ref_point.tolist(),
             X_baseline=X,
             X_pending=pending if pending.shape[0] else None,
-            sampler=SobolQMCNormalSampler(torch.Size([self.options["mc_samples"]]), seed=self.seed),
+            sampler=SobolQMCNormalSampler(torch.Size([self._mc_samples()]), seed=self.seed),
             prune_baseline=False,
             cache_root=self.options["cache_root"],
         )
+
+    def _mc_samples(self) -> int:
+        if self.options["mc_samples"] is not None:
+            return self.options["mc_samples"]
+        # With three objectives the box decomposition of the 64 sampled baseline fronts took 1.8 s
+        # of a 4.3 s proposal (mv2, 100 observations); 32 samples halve it, and rank 256 random
+        # candidates with Spearman 0.985 to 64 samples (the same top 10).
+        return 64 if self.objectives.m <= 2 else 32
 
     def _pick(
         self, model: SingleTaskGP, X: torch.Tensor, pending: torch.Tensor, seen: set, seed: int
