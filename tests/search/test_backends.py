@@ -131,7 +131,9 @@ def test_botorch_warm_start_fits_better_in_the_same_iterations() -> None:
     X, Y = X[ok].double(), Y[ok].double()
     fits = {}
     for warm in (True, False):
-        proposer = _proposer("botorch", fit_maxiter=200, warm_fit_maxiter=5, warm_start=warm)
+        proposer = _proposer(
+            "botorch", fit_maxiter=200, warm_fit_maxiter=5, warm_start=warm, warm_start_after=0
+        )
         proposer._fit(X[:-1], Y[:-1])
         if not warm:
             proposer.options["fit_maxiter"] = 5
