@@ -20,7 +20,7 @@ from mv2search.arch.spec import ArchSpec
 from mv2search.cost.latency import measure_latencies
 from mv2search.cost.predictor import LatencyPredictor
 
-__all__ = ["PredictionReport", "prediction_report", "validate_predictor"]
+__all__ = ["PredictionReport", "prediction_report", "scatter_figure", "validate_predictor"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,16 @@ def prediction_report(
 
 
 def _scatter(report: PredictionReport, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = scatter_figure(report)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def scatter_figure(report: PredictionReport) -> Any:
+    """Predicted vs measured latency (log-log), the +-10 % band and the metrics."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -114,9 +124,7 @@ def _scatter(report: PredictionReport, path: Path) -> None:
     )
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig
 
 
 def validate_predictor(

@@ -19,16 +19,16 @@ from typing import Any
 from matplotlib import pyplot as plt
 
 from mv2search.confirm.section import confirmation_section
+from mv2search.cost.validation import scatter_figure
 from mv2search.files import atomic_write_bytes
 from mv2search.scaling.report import scaling_section
+from mv2search.search.latency_check import read_latency_check
 from mv2search.search.objectives import Objective, Objectives
-from mv2search.search.outputs import Front, front_of, hypervolume_trace
+from mv2search.search.outputs import Front, front_of, hypervolume_trace, trial_rows
 from mv2search.search.plots import hypervolume_figure, parallel_figure, pareto_figure
 from mv2search.search.store import StudyStore
 
 __all__ = ["build_report", "study_objectives"]
-
-_METRICS = ("accuracy", "latency_ms", "gmacs", "mparams")
 
 
 def study_objectives(attrs: dict[str, Any]) -> Objectives:
@@ -64,6 +64,16 @@ def build_report(folder: str | Path, url: str | None = None) -> Path:
     if objectives.m >= 2:
         figures["pareto"] = pareto_figure(records, front.records, objectives)
     figures["factors"] = parallel_figure(records)
+    facts = {}
+    if attrs.get("evaluator", {}).get("latency") == "predicted":
+        check = read_latency_check(folder)
+        facts["latency predictor"] = (
+            check.summary() + " (front, measured whole)"
+            if check
+            else "not checked yet: a worker measures the front when it finishes"
+        )
+        if check is not None:
+            figures["latency"] = scatter_figure(check)
     images = {}
     for name, fig in figures.items():
         buffer = io.BytesIO()
@@ -76,7 +86,7 @@ def build_report(folder: str | Path, url: str | None = None) -> Path:
         atomic_write_bytes(folder / "report" / f"{name}.png", png)
     extra = confirmation.html if confirmation else ""
     extra += scaling_section(folder)  # scale.py's section, once it has run
-    page = _page(folder.name, attrs, records, front, images, extra)
+    page = _page(folder.name, attrs, records, front, images, facts, extra)
     atomic_write_bytes(folder / "report.html", page.encode())
     return folder / "report.html"
 
@@ -87,7 +97,8 @@ def _page(
     records: list[dict[str, Any]],
     front: Front,
     images: dict[str, bytes],
-    confirmation: str = "",
+    extra_facts: dict[str, str],
+    sections: str = "",
 ) -> str:
     evaluator = attrs.get("evaluator", {})
     facts = {
@@ -105,19 +116,21 @@ def _page(
         f"{sum(r['state'] == 'RUNNING' for r in records)} running",
         "hypervolume": f"{front.hypervolume:.6g}",
         "code version": attrs.get("code_version"),
+        **extra_facts,
     }
     parts = [f"<h1>Study {html.escape(name)}</h1>", _facts_table(facts)]
     captions = {
         "pareto": "Pareto plane (colour: GMACs; the front in red)",
         "hypervolume": "Hypervolume after every finished trial",
         "factors": "Global factors of every trial (colour: accuracy)",
+        "latency": "Latency predictor: predicted vs measured latency of the front's networks",
     }
     for key, caption in captions.items():
         if key in images:
             data = base64.b64encode(images[key]).decode()
             parts.append(f'<figure><img alt="{key}" src="data:image/png;base64,{data}">')
             parts.append(f"<figcaption>{caption}</figcaption></figure>")
-    parts.append(confirmation)
+    parts.append(sections)
     parts.append(f"<h2>Pareto front ({len(front.records)} points)</h2>")
     parts.append(_trials_table(front.records, "front"))
     parts.append(f"<h2>All trials ({len(records)})</h2>")
@@ -148,15 +161,12 @@ def _facts_table(facts: dict[str, Any]) -> str:
 
 
 def _trials_table(records: list[dict[str, Any]], css: str) -> str:
-    header = ["trial", "state", *_METRICS, "width", "res", "ir_depths", "attn", "types", "reason"]
-    lines = ["<tr>" + "".join(f"<th>{h}</th>" for h in header) + "</tr>"]
-    for r in records:
-        metrics, spec = r["metrics"] or {}, r["spec"] or {}
-        cells = [r["number"], r["state"], *(metrics.get(m) for m in _METRICS)]
-        cells += [spec.get("width_multiplier"), spec.get("image_size")]
-        cells += ["".join(map(str, spec.get(k, ()))) for k in ("ir_depths", "attn_blocks")]
-        cells += ["/".join(spec.get("attn_types", ())), r["reason"] or ""]
-        lines.append("<tr>" + "".join(f"<td>{html.escape(_text(c))}</td>" for c in cells) + "</tr>")
+    columns, rows = trial_rows(records)
+    keep = [i for i, c in enumerate(columns) if c not in ("signature", "on_front")]
+    lines = ["<tr>" + "".join(f"<th>{columns[i]}</th>" for i in keep) + "</tr>"]
+    for row in rows:
+        cells = "".join(f"<td>{html.escape(_text(row[i]))}</td>" for i in keep)
+        lines.append(f"<tr>{cells}</tr>")
     return f'<table class="{css}">' + "".join(lines) + "</table>"
 
 

@@ -47,6 +47,8 @@ def run_search_app(cfg: DictConfig) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(outcome.summary)
+    if outcome.latency_check is not None:
+        print(f"latency predictor, measured on the front: {outcome.latency_check.summary()}")
     print(
         f"{outcome.n_complete} complete, {outcome.n_failed} failed; this worker evaluated "
         f"{outcome.evaluated} in {outcome.wall_s:.0f} s. Outputs: {outcome.out_dir}/ "

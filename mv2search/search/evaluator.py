@@ -154,8 +154,7 @@ class Evaluator:
     def latency_ms(self, spec: ArchSpec) -> float:
         """Median latency of `spec` on the device profile, measured or predicted, milliseconds."""
         if self.settings.latency == "measured":
-            stats, _ = cached_latency(spec, self.device, self.latency_store)
-            return float(stats.median_ms)
+            return self.measured_latency_ms(spec)
         if self._predictor is None:
             from mv2search.cost.predictor import LatencyPredictor
 
@@ -163,6 +162,11 @@ class Evaluator:
         if self._predictor.missing([spec]):
             self._predictor.measure_blocks([spec], progress=False)
         return self._predictor.predict_us(spec) / 1e3
+
+    def measured_latency_ms(self, spec: ArchSpec) -> float:
+        """Median measured latency of the whole network, milliseconds (cached in the store)."""
+        stats, _ = cached_latency(spec, self.device, self.latency_store)
+        return float(stats.median_ms)
 
     def proxy_train(self, spec: ArchSpec) -> TrainResult:
         """Train `spec` with the proxy recipe, or read back the finished run of the same spec."""

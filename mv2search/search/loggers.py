@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mv2search.search.objectives import Objectives
+from mv2search.search.outputs import trial_rows
 from mv2search.search.settings import LoggerConfig
 
 __all__ = ["LOGGERS", "StudyLogger", "WandbLogger", "make_logger"]
@@ -141,17 +142,5 @@ def _trial_row(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _trials_table(wandb: Any, records: list[dict[str, Any]], on_front: set[int]) -> Any:
-    metrics = ["accuracy", "latency_ms", "gmacs", "mparams"]
-    columns = ["trial", "state", *metrics, *_FACTORS, *_STAGES, "on_front", "reason"]
-    rows = []
-    for r in records:
-        values = r["metrics"] or {}
-        spec = r["spec"] or {}
-        rows.append(
-            [r["number"], r["state"]]
-            + [values.get(m) for m in metrics]
-            + [spec.get(k) for k in _FACTORS]
-            + ["/".join(map(str, spec.get(k, ()))) for k in _STAGES]
-            + [r["number"] in on_front, r["reason"] or ""]
-        )
+    columns, rows = trial_rows(records, on_front)
     return wandb.Table(columns=columns, data=rows)

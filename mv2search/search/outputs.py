@@ -1,6 +1,8 @@
 """What a search leaves in `runs/<study>/`, rebuilt from the study store after every trial.
 
-- `trials.csv`: one row per trial (number, state, signature, metrics, reason, wall time).
+- `trials.csv`: one row per trial (`trial_rows`: number, state, signature, metrics, the spec's
+  factors, whether it is on the front, wall time, reason). The W&B table and the report's tables
+  have the same columns.
 - `hypervolume.json`: the reference point and the hypervolume after every trial, in trial-number
   order (a failed trial repeats the previous value).
 - `pareto.json` and `pareto/<rank>-<signature>.yaml`: the feasible Pareto front (COMPLETE trials
@@ -25,9 +27,17 @@ from mv2search.arch.spec import ArchSpec
 from mv2search.files import atomic_writer, write_json
 from mv2search.search.objectives import Objectives
 
-__all__ = ["Front", "front_of", "hypervolume_trace", "summary_table", "write_outputs"]
+__all__ = [
+    "Front",
+    "front_of",
+    "hypervolume_trace",
+    "spec_cells",
+    "summary_table",
+    "trial_rows",
+    "write_outputs",
+]
 
-_SPEC_COLUMNS = ("width_multiplier", "image_size", "ir_depths", "attn_blocks", "attn_types")
+_METRICS = ("accuracy", "latency_ms", "gmacs", "mparams")
 
 
 @dataclass(frozen=True)
@@ -82,24 +92,16 @@ def hypervolume_trace(records: list[dict[str, Any]], objectives: Objectives) -> 
 
 def summary_table(front: Front, objectives: Objectives) -> str:
     """A plain-text table of the front: trial, factors, exact cost and the objectives."""
-    metric_names = ["accuracy", "latency_ms", "gmacs", "mparams"]
-    header = ["trial", "width", "res", "ir_depths", "attn", "types", *metric_names]
+    factors = ["width", "res", "ir_depths", "attn", "types"]
+    header = ["trial", *factors, *_METRICS]
     rows = [header]
     for record in front.records:
-        spec = record["spec"]
+        cells = spec_cells(record["spec"])
         metrics = record["metrics"] or {}
-        pairs = zip(spec["attn_types"], spec["attn_blocks"], strict=True)
-        types = "/".join(t[:3] for t, n in pairs if n)
         rows.append(
-            [
-                str(record["number"]),
-                f"{spec['width_multiplier']:g}",
-                str(spec["image_size"]),
-                "".join(str(v) for v in spec["ir_depths"]),
-                "".join(str(v) for v in spec["attn_blocks"]),
-                types or "-",
-                *(_fmt(metrics.get(name)) for name in metric_names),
-            ]
+            [str(record["number"]), f"{cells['width']:g}", str(cells["res"])]
+            + [cells[k] or "-" for k in factors[2:]]
+            + [_fmt(metrics.get(name)) for name in _METRICS]
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
@@ -107,6 +109,49 @@ def summary_table(front: Front, objectives: Objectives) -> str:
     goals = ", ".join(f"{o.name} {o.direction}" for o in objectives.objectives)
     title = f"Pareto front: {len(front.records)} points ({goals}), hypervolume "
     return f"{title}{front.hypervolume:.4g}\n" + "\n".join(lines)
+
+
+def spec_cells(spec: dict[str, Any] | None) -> dict[str, Any]:
+    """A spec's factors as table cells: `width`, `res`, `ffn`, `ir_depths` ("13111": blocks per
+    stage), `attn` ("240": attention layers in stages 3-5) and `types` (the attention type of
+    each stage that has any, "sep/add/mha"); all None for a trial without a spec."""
+    if not spec:
+        return dict.fromkeys(("width", "res", "ffn", "ir_depths", "attn", "types"))
+    pairs = zip(spec["attn_types"], spec["attn_blocks"], strict=True)
+    return {
+        "width": spec["width_multiplier"],
+        "res": spec["image_size"],
+        "ffn": spec.get("ffn_multiplier"),
+        "ir_depths": "".join(str(v) for v in spec["ir_depths"]),
+        "attn": "".join(str(v) for v in spec["attn_blocks"]),
+        "types": "/".join(t[:3] for t, n in pairs if n),
+    }
+
+
+def trial_rows(
+    records: list[dict[str, Any]], on_front: set[int] = frozenset()
+) -> tuple[list[str], list[list[Any]]]:
+    """Columns and one row per trial, shared by `trials.csv`, the W&B table and the report.
+
+    Columns: trial, state, signature, the four metrics of `_METRICS` then any other metric
+    (e.g. `train_s`), the `spec_cells` factors, on_front (trial number in `on_front`),
+    wall_time_s, reason. Missing values are None.
+    """
+    extra = sorted({k for r in records for k in (r["metrics"] or {})} - set(_METRICS))
+    metrics = [*_METRICS, *extra]
+    factors = list(spec_cells(None))
+    columns = ["trial", "state", "signature", *metrics, *factors]
+    columns += ["on_front", "wall_time_s", "reason"]
+    rows = []
+    for r in records:
+        values, cells = r["metrics"] or {}, spec_cells(r["spec"])
+        rows.append(
+            [r["number"], r["state"], r["signature"]]
+            + [values.get(m) for m in metrics]
+            + [cells[k] for k in factors]
+            + [r["number"] in on_front, r["wall_time_s"], r["reason"] or ""]
+        )
+    return columns, rows
 
 
 def write_outputs(out_dir: Path, records: list[dict[str, Any]], objectives: Objectives) -> Front:
@@ -123,7 +168,7 @@ def write_outputs(out_dir: Path, records: list[dict[str, Any]], objectives: Obje
     out_dir.mkdir(parents=True, exist_ok=True)
     front = replace(front_of(records, objectives), trace=hypervolume_trace(records, objectives))
     with atomic_writer(out_dir / "trials.csv") as handle:
-        handle.write(_trials_csv(records).encode())
+        handle.write(_trials_csv(records, {r["number"] for r in front.records}).encode())
     write_json(
         out_dir / "hypervolume.json",
         {
@@ -156,18 +201,12 @@ def _export_front(folder: Path, front: Front) -> None:
             stale.unlink()
 
 
-def _trials_csv(records: list[dict[str, Any]]) -> str:
-    names = sorted({k for r in records for k in (r["metrics"] or {})})
+def _trials_csv(records: list[dict[str, Any]], on_front: set[int]) -> str:
+    columns, rows = trial_rows(records, on_front)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["number", "state", "signature", *names, "wall_time_s", "reason"])
-    for r in records:
-        metrics = r["metrics"] or {}
-        writer.writerow(
-            [r["number"], r["state"], r["signature"]]
-            + [metrics.get(n, "") for n in names]
-            + [r["wall_time_s"] if r["wall_time_s"] is not None else "", r["reason"] or ""]
-        )
+    writer.writerow(columns)
+    writer.writerows([["" if v is None else v for v in row] for row in rows])
     return buffer.getvalue()
 
 

@@ -31,8 +31,10 @@ from tqdm import tqdm
 
 from mv2search.arch.spec import ArchSpec
 from mv2search.cost.device import DeviceProfile
+from mv2search.cost.validation import PredictionReport
 from mv2search.search.backends.base import BACKENDS, Proposer, make_proposer
 from mv2search.search.evaluator import EvaluationFailed, Evaluator
+from mv2search.search.latency_check import check_front_latency
 from mv2search.search.loggers import LOGGERS, StudyLogger, make_logger
 from mv2search.search.outputs import Front, summary_table, write_outputs
 from mv2search.search.settings import SearchAppConfig, build_budgets, build_objectives
@@ -55,6 +57,8 @@ class SearchOutcome:
     evaluated: int  # trials this worker evaluated
     wall_s: float
     summary: str
+    # predicted vs measured latency of the front (`evaluator.latency=predicted` only)
+    latency_check: PredictionReport | None = None
 
 
 def study_name(cfg: SearchAppConfig, space: SearchSpace) -> str:
@@ -158,6 +162,7 @@ class SearchWorker:
             bar.set_postfix_str(self._postfix(records))
         bar.close()
         front = write_outputs(self.out_dir, self.store.records(), self.objectives)
+        latency_check = check_front_latency(self.evaluator, front.records, self.out_dir)
         self.logger.finish(self.out_dir)
         return SearchOutcome(
             study=self.name,
@@ -169,6 +174,7 @@ class SearchWorker:
             evaluated=evaluated,
             wall_s=time.monotonic() - start,
             summary=summary_table(front, self.objectives),
+            latency_check=latency_check,
         )
 
     def _propose_and_evaluate(self, records: Records) -> int:

@@ -193,13 +193,28 @@ def test_optuna_baselines_run_through_the_same_loop(backend, storage, tmp_path):
 
 def test_predicted_latency_fills_the_lookup_table_once(tmp_path):
     from mv2search.cost.predictor import LatencyPredictor
-    from mv2search.cost.store import LatencyStore
+    from mv2search.cost.store import LatencyStore, cached_latency
+    from mv2search.report.html import build_report
 
     extra = ["evaluator.latency=predicted", "optimizer.n_trials=2"]
     worker = SearchWorker(search_config([*TINY, *extra], tmp_path))
-    worker.run(progress=False)
-    predictor = LatencyPredictor(worker.evaluator.device, LatencyStore(tmp_path / "latency.sqlite"))
+    outcome = worker.run(progress=False)
+    store = LatencyStore(tmp_path / "latency.sqlite")
+    predictor = LatencyPredictor(worker.evaluator.device, store)
     for record in worker.store.records():
         spec = load_spec_dict(record["spec"])
         assert predictor.missing([spec]) == []  # every block of an evaluated spec is stored
         assert record["metrics"]["latency_ms"] == pytest.approx(predictor.predict_us(spec) / 1e3)
+    # the front's networks were then measured whole, and the check pairs them with the prediction
+    check = json.loads((outcome.out_dir / "latency_check.json").read_text())
+    assert [p["trial"] for p in check["points"]] == [r["number"] for r in outcome.front.records]
+    for point, record in zip(check["points"], outcome.front.records, strict=True):
+        spec = load_spec_dict(record["spec"])
+        stats, hit = cached_latency(spec, worker.evaluator.device, store)
+        assert hit and point["measured_ms"] == pytest.approx(stats.median_ms)
+        assert point["predicted_ms"] == pytest.approx(record["metrics"]["latency_ms"])
+    page = build_report(outcome.out_dir).read_text()
+    assert "latency predictor" in page
+    if len(check["points"]) >= 2:
+        assert outcome.latency_check.mape == pytest.approx(check["mape"])
+        assert (outcome.out_dir / "report" / "latency.png").is_file()
