@@ -9,6 +9,7 @@ installed as the `mv2search-search` command, so it works from any directory afte
 from __future__ import annotations
 
 import sys
+import warnings
 
 import hydra
 import optuna
@@ -41,6 +42,8 @@ def run_search_app(cfg: DictConfig) -> int:
         print(f"error: no value for {missing}; set each on the command line", file=sys.stderr)
         return 2
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # gpytorch's interpolation builds a sparse tensor on every GP fit; torch warns about it once
+    warnings.filterwarnings("ignore", message="Sparse invariant checks", category=UserWarning)
     try:
         outcome = run_search(OmegaConf.to_object(cfg))
     except ValueError as err:
