@@ -10,7 +10,7 @@ from mv2search.scaling.downsize import DownsizePath, Step, downsize
 from mv2search.scaling.gp import (
     CrossValidation,
     FactorGP,
-    bootstrap_lengthscales,
+    bootstrap_fits,
     cross_validate,
     fit_gp,
 )
@@ -34,7 +34,7 @@ __all__ = [
     "Sensitivity",
     "Step",
     "analyse",
-    "bootstrap_lengthscales",
+    "bootstrap_fits",
     "cross_validate",
     "downsize",
     "experimental",

@@ -18,7 +18,7 @@ from mv2search.arch.presets import get_preset
 from mv2search.cost import count_params
 from mv2search.scaling._experimental import experimental
 from mv2search.scaling.downsize import DownsizePath, downsize
-from mv2search.scaling.gp import Z90, FactorGP, bootstrap_lengthscales, cross_validate, fit_gp
+from mv2search.scaling.gp import Z90, FactorGP, bootstrap_fits, cross_validate, fit_gp
 from mv2search.scaling.grid import FactorGrid, factor_label
 from mv2search.scaling.rules import RULES, scale_by_rule
 from mv2search.scaling.sensitivity import factor_sensitivity
@@ -199,7 +199,7 @@ def analyse(
         grid: The factor grid of its space.
         budgets: The study's exact budgets (they bound the sensitivity domain).
         cfg: The `scaling` group.
-        seed: Seed of the bootstrap, the posterior samples and the CV folds.
+        seed: Seed of the bootstrap and the CV folds.
 
     Returns:
         The analysis and the fitted GP.
@@ -217,11 +217,9 @@ def analyse(
     base = base_point(grid, cfg)
     bounds = grid.space.bounds
     gp = fit_gp(X, y, bounds)
-    boot = bootstrap_lengthscales(X, y, bounds, cfg.n_bootstrap, seed)
+    refits = bootstrap_fits(X, y, bounds, cfg.n_bootstrap, seed)
     keep = _domain(grid, budgets)
-    sens = factor_sensitivity(
-        gp, (grid.X[keep], grid.levels[keep]), list(grid.names), cfg.n_samples, boot, seed
-    )
+    sens = factor_sensitivity(gp, (grid.X[keep], grid.levels[keep]), list(grid.names), refits)
     base_mean, base_sd = gp.predict(base.unsqueeze(0))
     base_gmacs = grid.gmacs_of(base)
     paths, comparison = [], []

@@ -7,10 +7,10 @@ From the base point `x_0` (e.g. mobilevitv2_100 at 256 px), while `MACs(x_t) > B
    are below `MACs(x_t)`, so MACs decrease strictly along the path;
 2. each move `x'` costs `loss = mu(x_t) - mu(x')` (posterior mean of accuracy) and saves
    `saved = MACs(x_t) - MACs(x')`;
-3. take the move with the smallest `loss / saved` (a predicted gain, negative, first). One
-   exception at the end of the path: when some moves already reach the budget and none is a
-   gain, the path ends with the reaching move of the smallest `loss` (per-MAC efficiency no
-   longer matters once the budget is met; this keeps the final model closer to the budget).
+3. take the move with the smallest `loss / saved` (a predicted gain, negative, first). When that
+   move reaches the budget, the path ends, and it ends with the reaching move of the smallest
+   `loss` instead (per-MAC efficiency no longer matters for the last step; a big cut that
+   saves many MACs cheaply per MAC would otherwise overshoot the budget for no benefit).
 
 MACs come from the analytic counter (`count_macs`), so the final model meets the budget exactly:
 `MACs(x_T) <= B`. A budget below every model reachable from the base is an error.
@@ -74,7 +74,7 @@ class DownsizePath:
 def _choose(loss: torch.Tensor, saved: torch.Tensor, reach: torch.Tensor) -> int:
     ratio = loss / saved
     best = int(ratio.argmin())
-    if reach.any() and float(loss[best]) >= 0:
+    if reach[best]:  # the path ends here: of the moves that end it, the least loss
         return int(torch.where(reach, loss, torch.full_like(loss, math.inf)).argmin())
     return best
 

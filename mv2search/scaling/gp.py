@@ -14,7 +14,7 @@ hyperparameters are the MAP estimate (`fit_gpytorch_mll`).
 
 Lengthscales are in normalised units (a fraction of each factor's range), so they compare across
 factors: a short lengthscale means accuracy changes quickly along that factor. Their uncertainty
-comes from refits on bootstrap resamples of the trials (`bootstrap_lengthscales`).
+comes from refits on bootstrap resamples of the trials (`bootstrap_fits`).
 
 Fit quality: k-fold cross-validation (`cross_validate`): held-out RMSE (against the RMSE of
 predicting the training mean), Spearman and Kendall rank correlation of held-out predictions
@@ -47,7 +47,7 @@ from botorch.models.utils.gpytorch_modules import (
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from scipy.stats import kendalltau, spearmanr
 
-__all__ = ["CrossValidation", "FactorGP", "bootstrap_lengthscales", "cross_validate", "fit_gp"]
+__all__ = ["CrossValidation", "FactorGP", "bootstrap_fits", "cross_validate", "fit_gp"]
 
 Z90 = 1.6448536269514722  # standard normal quantile of 0.95: a central 90 % interval
 
@@ -87,20 +87,6 @@ class FactorGP:
             mvn = self.model.posterior(X.double()).mvn
             return mvn.mean.reshape(-1), mvn.covariance_matrix.reshape(X.shape[0], X.shape[0])
 
-    def sample(self, X: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
-        """`n x k` joint posterior samples of `f` at `X` (`k x d`), reproducible by `seed`."""
-        mean, cov = self.joint(X)
-        jitter = 1e-9 * cov.diagonal().mean().clamp_min(1e-12)
-        eye = torch.eye(cov.shape[0], dtype=cov.dtype)
-        for _ in range(6):
-            factor, info = torch.linalg.cholesky_ex(cov + jitter * eye)
-            if int(info) == 0:
-                break
-            jitter *= 10
-        generator = torch.Generator().manual_seed(seed)
-        z = torch.randn(n, cov.shape[0], dtype=cov.dtype, generator=generator)
-        return mean + z @ factor.T
-
     @property
     def lengthscales(self) -> torch.Tensor:
         """`d` ARD lengthscales in normalised units (a fraction of each factor's range)."""
@@ -109,14 +95,14 @@ class FactorGP:
     @property
     def noise_sd(self) -> float:
         """Standard deviation of the learned observation noise, in accuracy units."""
-        scale = float(self.model.outcome_transform.stdvs.reshape(-1)[0])
-        return math.sqrt(float(self.model.likelihood.noise.reshape(-1)[0])) * scale
+        scale = float(self.model.outcome_transform.stdvs.detach().reshape(-1)[0])
+        return math.sqrt(float(self.model.likelihood.noise.detach().reshape(-1)[0])) * scale
 
     @property
     def signal_sd(self) -> float:
         """Prior standard deviation of `f` (`s`), in accuracy units."""
-        scale = float(self.model.outcome_transform.stdvs.reshape(-1)[0])
-        return math.sqrt(float(self.model.covar_module.outputscale)) * scale
+        scale = float(self.model.outcome_transform.stdvs.detach().reshape(-1)[0])
+        return math.sqrt(float(self.model.covar_module.outputscale.detach())) * scale
 
 
 def fit_gp(X: torch.Tensor, y: torch.Tensor, bounds: torch.Tensor) -> FactorGP:
@@ -157,10 +143,10 @@ def fit_gp(X: torch.Tensor, y: torch.Tensor, bounds: torch.Tensor) -> FactorGP:
     return FactorGP(model)
 
 
-def bootstrap_lengthscales(
+def bootstrap_fits(
     X: torch.Tensor, y: torch.Tensor, bounds: torch.Tensor, n: int, seed: int = 0
-) -> torch.Tensor:
-    """Lengthscales of `n` refits on bootstrap resamples of the trials.
+) -> list[FactorGP]:
+    """`fit_gp` on `n` bootstrap resamples of the trials (resamples with < 2 distinct skipped).
 
     Args:
         X: `k x d` trial coordinates.
@@ -170,16 +156,15 @@ def bootstrap_lengthscales(
         seed: Seed of the resampling.
 
     Returns:
-        `n x d` lengthscales (normalised units); `0 x d` for `n = 0`.
+        The refitted GPs (empty for `n = 0`).
     """
     rng = np.random.default_rng(seed)
-    rows = []
+    fits = []
     for _ in range(n):
         pick = torch.as_tensor(rng.integers(0, X.shape[0], X.shape[0]))
-        if torch.unique(pick).numel() < 2:
-            continue
-        rows.append(fit_gp(X[pick], y[pick], bounds).lengthscales)
-    return torch.stack(rows) if rows else torch.empty(0, X.shape[-1], dtype=torch.float64)
+        if torch.unique(pick).numel() >= 2:
+            fits.append(fit_gp(X[pick], y[pick], bounds))
+    return fits
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Figures of a scaling analysis (matplotlib, no display), drawn from `ScalingAnalysis.to_dict()`.
 
-`sensitivity`: total and first-order indices with their posterior intervals, and the ARD
-lengthscales with their bootstrap intervals. `maps`: posterior mean and sd over r x w and r x d
+`sensitivity`: total and first-order indices and the ARD lengthscales, with their intervals over
+bootstrap refits. `maps`: posterior mean and sd over r x w and r x d
 (other factors at the base), with iso-MACs lines of the grid. `cv`: held-out predictions against
 the trials. `downsize`: the downsizing paths and the baseline rules, predicted accuracy vs MACs,
 over the trials.
@@ -59,7 +59,7 @@ def sensitivity_figure(a: dict[str, Any]) -> Figure:
         )
     left.set_xticks(list(pos), labels)
     left.set_ylabel("variance share of accuracy")
-    left.set_title(f"Sensitivity ({s['n_samples']} posterior samples)")
+    left.set_title(f"Sensitivity ({s['n_refits']} bootstrap refits)")
     left.legend()
     boot = s["lengthscale_interval"]
     has_boot = all(lo == lo for lo, _ in boot)  # NaN without refits

@@ -45,7 +45,7 @@ def _sensitivity_table(a: dict[str, Any]) -> str:
         ]
         for j in range(len(a["names"]))
     ]
-    header = ["factor", "total index", "90 %", "first order", "90 %", "lengthscale", "90 % (boot)"]
+    header = ["factor", "total index", "90 %", "first order", "90 %", "lengthscale", "90 %"]
     return _table(header, rows, "scaling_sensitivity")
 
 

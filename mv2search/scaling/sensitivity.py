@@ -12,10 +12,11 @@ a MACs budget the factors are dependent (a large resolution allows only small wi
 also carries the effect of factors correlated with `j`, and `ST_j` is what varying `j` alone,
 within budget, changes.
 
-Point estimates are the indices of the posterior mean; their uncertainty is the 5-95 % range of
-the indices of joint posterior samples of `f` on `G` (the GP's uncertainty about the function at
-its fitted hyperparameters). Lengthscale uncertainty comes from bootstrap refits
-(`gp.bootstrap_lengthscales`).
+Point estimates are the indices of the posterior mean. Their uncertainty, and the lengthscales',
+is the 5-95 % range over GP refits on bootstrap resamples of the trials (`gp.bootstrap_fits`):
+the same statistic (the index of a fitted posterior mean) under resampled data. (The indices of
+joint posterior samples of `f` were tried first: sampled functions carry extra roughness along
+every factor, so for a weak factor their whole range lay above the posterior mean's index.)
 
 References:
     .. [Sobol2001] I. M. Sobol. Global sensitivity indices for nonlinear mathematical models and
@@ -76,17 +77,17 @@ def variance_indices(F: torch.Tensor, levels: torch.Tensor) -> tuple[torch.Tenso
 
 @dataclass(frozen=True)
 class Sensitivity:
-    """Per-factor sensitivity (lists in factor order; intervals are 5-95 %)."""
+    """Per-factor sensitivity (lists in factor order; intervals are 5-95 % over refits)."""
 
     names: list[str]
     first_order: list[float]  # S_j of the posterior mean
-    first_order_interval: list[list[float]]  # over posterior samples of f
+    first_order_interval: list[list[float]]
     total: list[float]  # ST_j of the posterior mean
     total_interval: list[list[float]]
     lengthscale: list[float]  # ARD lengthscale of the fit (fraction of the factor's range)
-    lengthscale_interval: list[list[float]]  # over bootstrap refits (NaN without refits)
+    lengthscale_interval: list[list[float]]
     n_points: int  # grid points of the domain
-    n_samples: int  # posterior samples
+    n_refits: int  # bootstrap refits behind the intervals (NaN intervals without any)
 
     @property
     def ranking(self) -> list[str]:
@@ -106,37 +107,37 @@ def factor_sensitivity(
     gp: FactorGP,
     grid: tuple[torch.Tensor, torch.Tensor],
     names: list[str],
-    n_samples: int = 256,
-    boot_lengthscales: torch.Tensor | None = None,
-    seed: int = 0,
+    refits: list[FactorGP] | None = None,
 ) -> Sensitivity:
-    """Indices of the posterior mean, their posterior-sample intervals, and the lengthscales.
+    """Indices of the posterior mean and lengthscales, with intervals over bootstrap refits.
 
     Args:
-        gp: The fitted GP.
+        gp: The GP fitted to all trials.
         grid: `(X, levels)`: the domain's `g x d` coordinates and `g x d` grid indices.
         names: The `d` factor names.
-        n_samples: Joint posterior samples of `f` on the domain.
-        boot_lengthscales: `b x d` lengthscales of bootstrap refits (None: no interval).
-        seed: Seed of the posterior samples.
+        refits: GPs fitted to bootstrap resamples (`gp.bootstrap_fits`); None: no intervals.
 
     Returns:
         The sensitivity.
     """
     X, levels = grid
-    mean, _ = gp.predict(X)
-    first, total = variance_indices(mean, levels)
-    samples = gp.sample(X, n_samples, seed=seed)
-    first_s, total_s = variance_indices(samples, levels)
-    boot = boot_lengthscales if boot_lengthscales is not None else torch.empty(0, len(names))
+    first, total = variance_indices(gp.predict(X)[0], levels)
+    refits = refits or []
+    d = len(names)
+    means = [fit.predict(X)[0] for fit in refits]
+    if means:
+        first_b, total_b = variance_indices(torch.stack(means), levels)
+        scales = torch.stack([fit.lengthscales for fit in refits]).double()
+    else:
+        first_b = total_b = scales = torch.empty(0, d, dtype=torch.float64)
     return Sensitivity(
         names=list(names),
         first_order=first.tolist(),
-        first_order_interval=_interval(first_s),
+        first_order_interval=_interval(first_b),
         total=total.tolist(),
-        total_interval=_interval(total_s),
+        total_interval=_interval(total_b),
         lengthscale=gp.lengthscales.tolist(),
-        lengthscale_interval=_interval(boot.double()),
+        lengthscale_interval=_interval(scales),
         n_points=int(X.shape[0]),
-        n_samples=n_samples,
+        n_refits=len(refits),
     )

@@ -33,8 +33,7 @@ class ScalingConfig:
     """Group `scaling`: the design and the GP analysis."""
 
     design: str = "sobol"  # one of DESIGNS
-    n_bootstrap: int = 16  # GP refits on bootstrap resamples (lengthscale uncertainty)
-    n_samples: int = 256  # posterior function samples (sensitivity-index uncertainty)
+    n_bootstrap: int = 20  # GP refits on bootstrap resamples (index and lengthscale intervals)
     cv_folds: int = 10  # k-fold cross-validation of the GP (at most one fold per trial)
     map_points: int = 33  # points per axis of the 2-D posterior maps
     min_trials: int = 4  # COMPLETE trials the analysis needs
@@ -61,7 +60,7 @@ def check_scaling(cfg: ScalingConfig) -> None:
     """
     if cfg.design not in DESIGNS:
         raise ValueError(f"scaling.design: {cfg.design!r}; allowed: {list(DESIGNS)}")
-    minimum = {"n_bootstrap": 0, "n_samples": 16, "cv_folds": 2, "map_points": 5, "min_trials": 3}
+    minimum = {"n_bootstrap": 0, "cv_folds": 2, "map_points": 5, "min_trials": 3}
     for name, low in minimum.items():
         value = getattr(cfg, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < low:

@@ -23,7 +23,6 @@ TINY_SCALE = [
     "trainer.batch_size=50",
     "objectives.budgets.gmacs=0.3",
     "scaling.n_bootstrap=2",
-    "scaling.n_samples=32",
     "scaling.cv_folds=3",
     "scaling.map_points=7",
     "scaling.train_comparison=false",  # tested with a stub evaluator (test_app.py)

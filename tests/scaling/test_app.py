@@ -5,6 +5,7 @@ bad input that fails naming the field before any study exists."""
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -83,7 +84,12 @@ def test_wandb_offline_run_has_the_figures_tables_and_configs(study, monkeypatch
     a = json.loads((study / "scaling" / "analysis.json").read_text())
     run_dir = log_scaling_wandb(LoggerConfig(name="wandb"), study.name, study, a)
     (run_file,) = run_dir.glob("run-*.wandb")
-    records = read_records(run_file)
+    records = []
+    for _ in range(50):  # the W&B service may still be writing the file when finish returns
+        records = read_records(run_file)
+        if any(r.WhichOneof("record_type") == "artifact" for r in records):
+            break
+        time.sleep(0.2)
     history = [r.history for r in records if r.WhichOneof("record_type") == "history"]
     keys = {item.key or "/".join(item.nested_key) for h in history for item in h.item}
     for name in ("sensitivity", "comparison", "cv", "scaling_maps", "scaling_downsize"):
@@ -120,7 +126,8 @@ def test_unknown_or_missing_space_fails_listing_the_spaces(capsys):
     with pytest.raises(MissingConfigException):
         compose_scale(["+space=mv3"])
     assert run_scale_app(compose_scale([])) == 2
-    assert all(name in capsys.readouterr().err for name in available_spaces())
+    err = capsys.readouterr().err
+    assert all(name in err for name in available_spaces()), err
 
 
 def test_scale_py_composes_from_another_directory(tmp_path):
