@@ -3,6 +3,10 @@ chart and hypervolume, the trials table, and the Pareto configs as an artifact."
 
 import json
 import os
+import subprocess
+import sys
+
+import wandb
 
 from mv2search.search.runner import run_search
 from tests.search.conftest import TINY, search_config
@@ -15,6 +19,7 @@ def test_wandb_offline_run_has_pareto_chart_table_and_artifact(tmp_path, monkeyp
     extra = ["logger=wandb", "optimizer.n_trials=3", "objectives=accuracy_macs"]
     outcome = run_search(search_config([*TINY, *extra], tmp_path), progress=False)
     assert os.environ["WANDB_MODE"] == "offline"
+    wandb.teardown()  # finish() can return while the W&B service still writes the run file
     (run_file,) = (outcome.out_dir / "wandb").glob("offline-run-*/run-*.wandb")
     records = read_records(run_file)
     history = [r.history for r in records if r.WhichOneof("record_type") == "history"]
@@ -35,6 +40,18 @@ def test_wandb_offline_run_has_pareto_chart_table_and_artifact(tmp_path, monkeyp
     assert len(pareto) == 1
     shipped = sorted(entry.path for entry in pareto[0].manifest.contents)
     assert shipped == sorted(p.name for p in (outcome.out_dir / "pareto").glob("*.yaml"))
+    # `wandb sync` (here as a dry run: no network) finds the offline run to upload
+    sync = subprocess.run(
+        [sys.executable, "-m", "wandb", "sync", "--dry-run"],
+        cwd=outcome.out_dir,
+        env={k: v for k, v in os.environ.items() if k not in ("WANDB_DIR", "WANDB_SILENT")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert sync.returncode == 0, sync.stderr
+    assert "Would sync 1 run" in sync.stdout + sync.stderr
+    assert run_file.name in sync.stdout + sync.stderr
 
 
 def _key(item) -> str:
