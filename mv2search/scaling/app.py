@@ -12,7 +12,7 @@ search's machinery, then the GP analysis (method.md 7).
    derives the sensitivity, maps, cross-validation, downsized models and baseline comparison;
    `write_analysis` writes them under `runs/<study>/scaling/`. Every worker that finishes
    rewrites the same files from the same trials.
-3. With `scaling.train_comparison` (the default), the base, derived and baseline configs are
+3. With `scaling.train_comparison=true`, the base, derived and baseline configs are
    proxy-trained with the study's own recipe and set against the GP's predictions
    (`mv2search.scaling.trained`; cached runs, so nothing is trained twice).
 

@@ -37,8 +37,8 @@ class ScalingConfig:
     cv_folds: int = 10  # k-fold cross-validation of the GP (at most one fold per trial)
     map_points: int = 33  # points per axis of the 2-D posterior maps
     min_trials: int = 4  # COMPLETE trials the analysis needs
-    # then proxy-train the derived, baseline and base configs with the study's own recipe
-    train_comparison: bool = True
+    # then proxy-train the base, derived and baseline configs with the study's own recipe
+    train_comparison: bool = False
     downsize: DownsizeConfig = field(default_factory=DownsizeConfig)
 
 

@@ -25,7 +25,7 @@ TINY_SCALE = [
     "scaling.n_bootstrap=2",
     "scaling.cv_folds=3",
     "scaling.map_points=7",
-    "scaling.train_comparison=false",  # tested with a stub evaluator (test_app.py)
+    "scaling.train_comparison=false",  # the default; tested with a stub evaluator (test_app.py)
 ]
 
 

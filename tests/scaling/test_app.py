@@ -168,3 +168,19 @@ def test_trained_comparison_trains_each_config_once_and_names_the_winners(study)
         assert winner == max(rows, key=lambda r: r["gmacs"])["rule"]
     assert trained["rank_agreement"]["n"] == len(trained["rows"]) - 1
     assert trained["trainer"] == "stub" and trained["rmse"] is not None
+
+
+def test_train_comparison_setting_writes_the_trained_section(study, monkeypatch):
+    from mv2search.scaling import app
+
+    stub = _StubEvaluator()
+    monkeypatch.setattr(
+        app, "train_comparison", lambda _, data, grid, progress: train_comparison(stub, data, grid)
+    )
+    overrides = [*TINY_SCALE, "scaling.train_comparison=true", f"runs_dir={study.parent}"]
+    outcome = run_scale(OmegaConf.to_object(compose_scale(overrides)), progress=False)
+    a = json.loads((study / "scaling" / "analysis.json").read_text())
+    assert outcome.search.evaluated == 0 and stub.calls  # the study resumed; the stub trained
+    assert a["trained"]["trainer"] == "stub" and len(a["principles"]) == 7
+    assert "Trained with the study's proxy recipe (stub" in a["principles"][-1]
+    assert (study / "scaling" / "scaling_trained.png").stat().st_size > 10_000
