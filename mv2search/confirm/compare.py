@@ -6,8 +6,9 @@
   and discordant pairs, `n0 = n (n - 1) / 2` and `t_*` the pairs tied in one ranking [Kendall].
 - **Verdict per pair** (a found config and the preset chosen for it): the found config *beats*
   the preset when it costs no more, every shared cost (`gmacs`, and `latency_ms` when both
-  have one) at most `(1 + tolerance) x` the preset's, and its full accuracy is higher. A found
-  config that costs more gets no verdict at equal cost (`costs more`).
+  have one) at most `(1 + tolerance) x` the preset's, and its full accuracy is higher. One that
+  costs more is `dominated` when it is not more accurate either, and gets no verdict when it is
+  (a trade-off, not a comparison at equal cost).
 
 References:
     .. [Kendall] M. G. Kendall, "The treatment of ties in ranking problems", Biometrika 33 (1945).
@@ -56,8 +57,8 @@ def compare_pair(found: dict[str, Any], preset: dict[str, Any], tolerance: float
 
     Returns:
         `found`, `preset`, the costs compared (`{metric: [found, preset]}`), `cheaper_or_equal`,
-        `more_accurate` (None without both full accuracies), `beats` (None when the found config
-        costs more or an accuracy is missing) and `verdict` in words.
+        `more_accurate` (None without both full accuracies), `beats` (None for a trade-off or
+        a missing accuracy) and `verdict` in words.
     """
     costs = {
         metric: [found[metric], preset[metric]]
@@ -67,13 +68,15 @@ def compare_pair(found: dict[str, Any], preset: dict[str, Any], tolerance: float
     cheaper = all(f <= p * (1 + tolerance) for f, p in costs.values())
     accuracies = (found.get("full_accuracy"), preset.get("full_accuracy"))
     more_accurate = None if None in accuracies else accuracies[0] > accuracies[1]
-    if not cheaper:
-        beats, verdict = None, "costs more"
-    elif more_accurate is None:
+    if more_accurate is None:
         beats, verdict = None, "no full accuracy"
-    else:
+    elif cheaper:
         beats = more_accurate
         verdict = "beats" if beats else "does not beat"
+    elif more_accurate:  # a trade-off: more accurate at a higher cost
+        beats, verdict = None, "costs more, more accurate: no verdict at equal cost"
+    else:
+        beats, verdict = False, "dominated: costs more and is not more accurate"
     return {
         "found": found["name"],
         "preset": preset["name"],

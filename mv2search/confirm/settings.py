@@ -28,7 +28,7 @@ class ConfirmAppConfig:
     # the confirmation's recipe ("full"; confirm.yaml cuts its budget down for a CPU)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     # full runs train at round(image_size x scale) px (multiple of 8, >= 32); 1.0: the spec's own
-    resolution_scale: float = 0.5
+    resolution_scale: float = 0.25
     # latency profile of the presets' latency (None: the study's own profile, by name)
     device: DeviceConfig | None = None
     # costs within this fraction count as equal when a found config is set against a preset

@@ -52,7 +52,9 @@ def test_a_found_config_beats_a_preset_only_at_equal_or_lower_cost():
     worse = compare_pair(_row("f", 0.30, 15.0, 0.55), preset, tolerance=0.05)
     assert worse["beats"] is False and worse["verdict"] == "does not beat"
     slower = compare_pair(_row("f", 0.30, 25.0, 0.70), preset, tolerance=0.05)
-    assert slower["beats"] is None and slower["verdict"] == "costs more"
+    assert slower["beats"] is None and slower["verdict"].startswith("costs more, more accurate")
+    dominated = compare_pair(_row("f", 0.50, 19.0, 0.60), preset, tolerance=0.05)
+    assert dominated["beats"] is False and dominated["verdict"].startswith("dominated")
     no_latency = compare_pair(_row("f", 0.30, None, 0.70), preset, tolerance=0.05)
     assert no_latency["costs"] == {"gmacs": [0.30, 0.40]} and no_latency["beats"] is True
     failed = compare_pair(_row("f", 0.30, 15.0, None), preset, tolerance=0.05)

@@ -15,10 +15,10 @@ def _record(number, accuracy, **changes):
 
 
 FRONT = [
-    _record(4, 0.5, image_size=160),
-    _record(2, 0.7, image_size=224, attn_blocks=(2, 0, 0)),
+    _record(4, 0.5, image_size=160, ffn_multiplier=1.5),
+    _record(2, 0.7, image_size=224, attn_blocks=(2, 0, 0), attn_types=("mha", "none", "none")),
     _record(7, 0.6, image_size=128, ir_depths=(1, 1, 1, 1, 1)),
-    _record(1, 0.6, image_size=192),
+    _record(1, 0.6, image_size=192, ffn_multiplier=3.0),
 ]
 
 
