@@ -231,7 +231,11 @@ def analyse(
         names=list(grid.names),
         labels=[factor_label(n) for n in grid.names],
         n_trials=int(X.shape[0]),
-        domain={"budgets": {b.metric: b.max_value for b in budgets}, "n_points": int(keep.sum())},
+        domain={
+            "budgets": {b.metric: b.max_value for b in budgets},
+            "n_points": int(keep.sum()),
+            "lowest": [v[0] for v in grid.values],  # each factor's lowest grid value
+        },
         gp={
             "kernel": "Matern-5/2, ARD, learned noise",
             "lengthscales": gp.lengthscales.tolist(),

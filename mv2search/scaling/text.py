@@ -46,7 +46,12 @@ def _cuts(a: Any) -> str:
     counts = path["factor_counts"]
     label = dict(zip(a.names, a.labels, strict=True))
     order = sorted(counts, key=lambda n: -counts[n])
-    kept = [label[n] for n in a.names if n not in counts]
+    lowest = [v == grid_min for v, grid_min in zip(a.base["x"], a.domain["lowest"], strict=True)]
+    kept = [
+        label[n] + (" (already at its lowest)" if lowest[j] else "")
+        for j, n in enumerate(a.names)
+        if n not in counts
+    ]
     steps = path["steps"]
     first = steps[1] if len(steps) > 1 else None
     text = (
@@ -56,13 +61,14 @@ def _cuts(a: Any) -> str:
         + ", ".join(f"{counts[n]} in {label[n]}" for n in order)
     )
     if kept:
-        text += f"; {', '.join(kept)} stay at the base"
+        text += f"; {', '.join(kept)} stays at the base"
     if first is not None:
         loss = steps[0]["mean"] - first["mean"]
         saved = steps[0]["gmacs"] - first["gmacs"]
+        effect = f"costs {_pp(loss)} pp" if loss >= 0 else f"gains {_pp(-loss)} pp"
         text += (
-            f". The first cut is {label[first['factor']]}: {_pp(loss)} pp for "
-            f"{saved:.3g} GMACs ({_pp(loss / saved)} pp per GMAC)"
+            f". The first cut is {label[first['factor']]}: it {effect} (predicted) and saves "
+            f"{saved:.3g} GMACs"
         )
     return text + "."
 
