@@ -29,8 +29,8 @@ from typing import Any
 from matplotlib import pyplot as plt
 from tqdm import tqdm
 
-from mv2search.arch import ArchSpec
 from mv2search.confirm.compare import compare_pair, rank_agreement
+from mv2search.confirm.recipe import ConfirmRecipe, confirm_evaluator, train_specs
 from mv2search.confirm.section import confirmation_figure
 from mv2search.confirm.select import Candidate, nearest_presets, top_k
 from mv2search.confirm.settings import ConfirmAppConfig
@@ -153,8 +153,7 @@ def _evaluators(
     seed, runs = described["seed"], str(runs_dir)
     trainer = TrainerConfig(**described["trainer"])
     proxy = Evaluator(metrics, [], device, trainer, data, settings, seed=seed, runs_dir=runs)
-    settings = dataclasses.replace(settings, resolution_scale=cfg.resolution_scale)
-    full = Evaluator(metrics, [], device, cfg.trainer, data, settings, seed=seed, runs_dir=runs)
+    full = confirm_evaluator(proxy, ConfirmRecipe(cfg.trainer, cfg.resolution_scale))
     return proxy, full
 
 
@@ -175,13 +174,15 @@ def _confirm_one(
 ) -> tuple[dict[str, Any], int]:
     """Train (or read back) one config; its row and how many runs were trained or resumed."""
     spec, trained = candidate.spec, 0
+    named = [(candidate.name, spec)]
     proxy_accuracy = candidate.proxy_accuracy
     if proxy_accuracy is None:
-        trained += not _finished(proxy, spec)
-        result = proxy.proxy_train(spec)
-        proxy_accuracy = result.top1 if result.ok else None
-    trained += not _finished(full, spec)
-    result = full.proxy_train(spec)
+        run = train_specs(proxy, named, progress=False)[candidate.name]
+        trained += run.trained
+        proxy_accuracy = run.accuracy
+    run = train_specs(full, named, progress=False)[candidate.name]
+    trained += run.trained
+    result = run.result
     row = {
         "name": candidate.name,
         "kind": candidate.kind,
@@ -192,27 +193,16 @@ def _confirm_one(
         **exact_metrics(spec),
         "latency_ms": full.latency_ms(spec) if "latency_ms" in full.metrics else None,
         "proxy_accuracy": proxy_accuracy,
-        "full_accuracy": result.top1 if result.ok else None,
+        "full_accuracy": run.accuracy,
         "full_status": result.status,
         "full_reason": result.reason,
         "full_resolution": proxy_resolution(spec.image_size, full.settings.resolution_scale),
         "full_epochs": result.epochs,
         "full_train_s": result.wall_s,
-        "full_run": str(_run_dir(full, spec)),
+        "full_run": str(run.run_dir),
         "spec": spec.to_dict(),
     }
     return row, trained
-
-
-def _run_dir(evaluator: Evaluator, spec: ArchSpec) -> Path:
-    """The folder `Evaluator.proxy_train` trains `spec` in."""
-    size = proxy_resolution(spec.image_size, evaluator.settings.resolution_scale)
-    trainer = dataclasses.replace(evaluator.trainer, image_size=size)
-    return evaluator.train_dir(spec, trainer)
-
-
-def _finished(evaluator: Evaluator, spec: ArchSpec) -> bool:
-    return (_run_dir(evaluator, spec) / "result.json").is_file()
 
 
 def _summary(

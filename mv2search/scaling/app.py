@@ -12,9 +12,10 @@ search's machinery, then the GP analysis (method.md 7).
    derives the sensitivity, maps, cross-validation, downsized models and baseline comparison;
    `write_analysis` writes them under `runs/<study>/scaling/`. Every worker that finishes
    rewrites the same files from the same trials.
-3. With `scaling.train_comparison=true`, the base, derived and baseline configs are
-   proxy-trained with the study's own recipe and set against the GP's predictions
-   (`mv2search.scaling.trained`; cached runs, so nothing is trained twice).
+3. With `scaling.train_comparison=true`, the base, derived and baseline configs are trained in
+   the confirmation stage (the recipe of `conf/confirm/confirm.yaml`, overridden by
+   `scaling.confirm`) and set against the GP's predictions (`mv2search.scaling.trained`; cached
+   runs, so nothing is trained twice).
 
 Installed as `mv2search-scale`; `python report.py run=runs/<study>` adds the scaling section.
 """
@@ -39,7 +40,7 @@ from mv2search.scaling.loggers import log_scaling_wandb
 from mv2search.scaling.outputs import write_analysis
 from mv2search.scaling.settings import ScaleAppConfig, check_scaling
 from mv2search.scaling.text import principles
-from mv2search.scaling.trained import train_comparison
+from mv2search.scaling.trained import load_recipe_of, train_comparison
 from mv2search.search.runner import SearchOutcome, SearchWorker
 from mv2search.search.settings import build_budgets
 from mv2search.search.space import SearchSpace, available_spaces
@@ -67,9 +68,11 @@ def prepare(cfg: ScaleAppConfig) -> tuple[ScaleAppConfig, FactorGrid]:
 
     Raises:
         ValueError: naming the field: a bad `scaling.*` value, a space that is not a grid of
-            numeric factors, a base outside the space, or a budget no path from it reaches.
+            numeric factors, a base outside the space, a budget no path from it reaches, or a
+            bad `scaling.confirm` override.
     """
     check_scaling(cfg.scaling)
+    load_recipe_of(cfg.scaling)
     space = SearchSpace.from_dict(dict(cfg.space), source="space")
     grid = FactorGrid(space)
     base = base_point(grid, cfg.scaling)
@@ -115,7 +118,8 @@ def run_scale(cfg: ScaleAppConfig, progress: bool | None = None) -> ScaleOutcome
     )
     data = write_analysis(worker.out_dir, analysis, grid)
     if cfg.scaling.train_comparison:
-        analysis.trained = train_comparison(worker.evaluator, data, grid, progress)
+        recipe = load_recipe_of(cfg.scaling)
+        analysis.trained = train_comparison(worker.evaluator, data, grid, recipe, progress)
         analysis.principles = principles(analysis)
         data = write_analysis(worker.out_dir, analysis, grid)
     if cfg.logger.name == "wandb":

@@ -163,7 +163,7 @@ def downsize_figure(a: dict[str, Any]) -> Figure:
 
 
 def trained_figure(a: dict[str, Any]) -> Figure | None:
-    """Predicted vs proxy-trained accuracy of the compared configs (None before training)."""
+    """Predicted vs trained (confirmed) accuracy of the compared configs (None before training)."""
     if not a.get("trained"):
         return None
     rows = [r for r in a["trained"]["rows"] if r["accuracy"] is not None]
@@ -184,7 +184,8 @@ def trained_figure(a: dict[str, Any]) -> Figure | None:
     values = [100 * r["accuracy"] for r in rows] + [100 * r["mean"] for r in rows]
     if values:
         ax.plot([min(values), max(values)], [min(values), max(values)], "k--", lw=1)
-    ax.set_xlabel("trained proxy accuracy (%)")
+    stage = a["trained"].get("stage", "proxy")
+    ax.set_xlabel(f"trained accuracy, {stage} recipe (%)")
     ax.set_ylabel("GP prediction (%)")
     ax.set_title("Compared configs: predicted vs trained")
     ax.legend(fontsize=8)
@@ -212,6 +213,7 @@ FIGURES = {
     ),
     "scaling_trained": (
         trained_figure,
-        "The compared configs proxy-trained: GP prediction vs trained accuracy (x: over budget)",
+        "The compared configs trained in the confirmation stage: GP prediction vs trained "
+        "accuracy (x: over budget)",
     ),
 }

@@ -14,7 +14,7 @@ from typing import Any
 
 from mv2search.scaling.gp import Z90
 from mv2search.scaling.plots import FIGURES
-from mv2search.scaling.text import describe_point
+from mv2search.scaling.text import describe_point, recipe_words
 
 __all__ = ["scaling_section"]
 
@@ -94,7 +94,16 @@ def _trained_table(a: dict[str, Any]) -> str:
         for r in t["rows"]
     ]
     header = ["budget", "rule", "factors", "GMACs", "within", "predicted %", "trained %", "status"]
-    title = f"<h3>Trained comparison ({html.escape(t['trainer'])} recipe, one seed)</h3>"
+    title = f"<h3>Trained comparison: {html.escape(recipe_words(t))}</h3>"
+    agreement, rmse = t["rank_agreement"], t["rmse"]
+    tau = "undefined" if agreement["tau"] is None else f"{agreement['tau']:.2f}"
+    title += (
+        f"<p>GP prediction vs trained accuracy: RMSE "
+        f"{'-' if rmse is None else f'{100 * rmse:.1f}'} pp, Kendall tau {tau} over "
+        f"{agreement['n']} configs; best within budget: "
+        + html.escape(", ".join(f"{f}x {w}" for f, w in t["winners"].items()))
+        + ".</p>"
+    )
     return title + _table(header, rows, "scaling_trained")
 
 

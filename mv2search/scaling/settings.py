@@ -37,8 +37,10 @@ class ScalingConfig:
     cv_folds: int = 10  # k-fold cross-validation of the GP (at most one fold per trial)
     map_points: int = 33  # points per axis of the 2-D posterior maps
     min_trials: int = 4  # COMPLETE trials the analysis needs
-    # then proxy-train the base, derived and baseline configs with the study's own recipe
+    # then train the base, derived and baseline configs in the confirmation stage
     train_comparison: bool = False
+    # overrides of the confirmation recipe (conf/confirm/confirm.yaml), e.g. [trainer.epochs=1]
+    confirm: list[str] = field(default_factory=list)
     downsize: DownsizeConfig = field(default_factory=DownsizeConfig)
 
 

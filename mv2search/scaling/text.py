@@ -6,7 +6,7 @@ from typing import Any
 
 from mv2search.scaling.gp import Z90
 
-__all__ = ["describe_point", "principles"]
+__all__ = ["describe_point", "principles", "recipe_words"]
 
 _RULE_NAMES = {
     "gp_downsize": "our rule",
@@ -118,10 +118,22 @@ def _trained(a: Any) -> str:
     tau = "undefined" if agreement["tau"] is None else f"{agreement['tau']:.2f}"
     rmse = "-" if t["rmse"] is None else _pp(t["rmse"])
     return (
-        f"Trained with the study's proxy recipe ({t['trainer']}, one seed each): "
+        f"Trained {recipe_words(t)}: "
         + "; ".join(parts)
-        + f". GP predictions vs trained: RMSE {rmse} pp, Kendall tau {tau} over "
-        f"{agreement['n']} configs."
+        + f". GP predictions (of proxy accuracy) vs trained: RMSE {rmse} pp, Kendall tau {tau} "
+        f"over {agreement['n']} configs."
+    )
+
+
+def recipe_words(trained: dict[str, Any]) -> str:
+    """How the trained comparison trained, in words (older files: the study's proxy recipe)."""
+    recipe = trained.get("recipe")
+    if trained.get("stage") != "confirmation" or recipe is None:
+        return f"with the study's proxy recipe ({trained['trainer']}, one seed each)"
+    return (
+        f"in the confirmation stage ({trained['trainer']} recipe, "
+        f"{recipe['trainer']['epochs']} epochs at {recipe['resolution_scale']:g}x resolution, "
+        "one seed each)"
     )
 
 

@@ -1,30 +1,53 @@
-"""The comparison by training: the derived models, the baseline rules' models and the base,
-each trained with the study's own proxy recipe, against the GP's predictions (method.md 7.4).
+"""The comparison by training: the base, the derived models and the baseline rules' models,
+each trained in the confirmation stage, against the GP's predictions (method.md 7.4).
 
-Every config goes through the study's `Evaluator.proxy_train` (the same trainer, resolution
-scale, data and seed as the trials the GP was fitted to), so a run is cached by spec signature
-under `runs/train/`: a config the study already trained is read back, a killed run resumes, and
+Every config is trained with the confirmation recipe (`conf/confirm/confirm.yaml`: the
+CPU-reduced full trainer at its resolution scale, `mv2search.confirm.load_recipe`) on the study's
+own data and seed, through `mv2search.confirm.train_specs`: each run is cached by spec signature
+under `runs/train/`, so a config shared by two rules trains once, a killed run resumes, and
 running the study again trains nothing twice. One seed per config: the differences between rules
-at one budget are within the proxy's noise unless they exceed the GP's learned noise sd.
+at one budget are within the recipe's noise unless they exceed the GP's learned noise sd.
 
-Summary: per budget, the trained accuracy of every rule and which rule trained best; over all
-configs, the RMSE of the GP's predictions and the rank agreement (Kendall tau-b,
-`mv2search.confirm.rank_agreement`) of predicted and trained accuracy.
+Summary: per budget, the confirmed accuracy of every rule and which rule trained best; over all
+configs, the RMSE of the GP's predictions (which are of the study's proxy accuracy, so the RMSE
+also holds the gap between the proxy and the confirmation recipe) and the rank agreement
+(Kendall tau-b, `mv2search.confirm.rank_agreement`) of predicted and confirmed accuracy.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import time
 from typing import Any
 
 import torch
-from tqdm import tqdm
 
 from mv2search.confirm.compare import rank_agreement
+from mv2search.confirm.recipe import ConfirmRecipe, confirm_evaluator, load_recipe, train_specs
 from mv2search.scaling.grid import FactorGrid
+from mv2search.scaling.settings import ScalingConfig
 from mv2search.search.evaluator import Evaluator
 
-__all__ = ["train_comparison"]
+__all__ = ["load_recipe_of", "train_comparison"]
+
+
+def load_recipe_of(cfg: ScalingConfig) -> ConfirmRecipe:
+    """The confirmation recipe with the `scaling.confirm` overrides.
+
+    Args:
+        cfg: The `scaling` group.
+
+    Returns:
+        The recipe the trained comparison uses.
+
+    Raises:
+        ValueError: naming `scaling.confirm` and the bad override.
+    """
+    try:
+        return load_recipe(list(cfg.confirm))
+    except ValueError as err:
+        raise ValueError(f"scaling.confirm: {err}") from err
 
 
 def _configs(analysis: dict[str, Any]) -> list[dict[str, Any]]:
@@ -62,45 +85,54 @@ def train_comparison(
     evaluator: Evaluator,
     analysis: dict[str, Any],
     grid: FactorGrid,
+    recipe: ConfirmRecipe,
     progress: bool | None = None,
 ) -> dict[str, Any]:
-    """Proxy-train the base, the derived and the baseline configs (module docstring).
+    """Train the base, the derived and the baseline configs in the confirmation stage.
 
     Args:
-        evaluator: The study's evaluator (`SearchWorker.evaluator`).
+        evaluator: The study's evaluator (`SearchWorker.evaluator`): its data, seed and runs.
         analysis: The written analysis (`analysis.json`'s content).
         grid: The factor grid of the study's space.
+        recipe: The confirmation recipe (`mv2search.confirm.load_recipe`).
         progress: Show a bar over the configs (None: only on a terminal).
 
     Returns:
-        `rows` (each config with its prediction, trained accuracy, status and run time),
-        `winners` (the best-trained rule within budget per budget fraction), `rmse` of the
-        predictions, `rank_agreement` and `trainer` (the recipe's name).
+        `rows` (each config with its prediction, confirmed accuracy, status, run time and
+        run folder), `winners` (the best-trained rule within budget per budget fraction),
+        `rmse` of the predictions, `rank_agreement`, `stage` ("confirmation"), `trainer` (the
+        recipe's name), `recipe` (its trainer and resolution scale), `trained` (runs this
+        call trained or resumed) and `wall_s`.
     """
+    start = time.monotonic()
     rows = _configs(analysis)
-    results: dict[str, Any] = {}
-    for row in tqdm(
-        rows,
-        unit="config",
-        desc="train comparison",
-        disable=None if progress is None else not progress,
-    ):
-        spec = grid.spec(torch.tensor(row["x"], dtype=torch.float64))
-        if spec.signature not in results:
-            results[spec.signature] = evaluator.proxy_train(spec)
-        result = results[spec.signature]
+    named = [
+        (f"{r['fraction']:g}x-{r['rule']}", grid.spec(torch.tensor(r["x"], dtype=torch.float64)))
+        for r in rows
+    ]
+    runs = train_specs(confirm_evaluator(evaluator, recipe), named, progress)
+    for row, (name, _) in zip(rows, named, strict=True):
+        run = runs[name]
         row.update(
-            signature=spec.signature,
-            accuracy=float(result.top1) if result.ok and result.top1 is not None else None,
-            status=result.status,
-            train_s=result.wall_s,
+            signature=run.signature,
+            accuracy=run.accuracy,
+            status=run.result.status,
+            train_s=run.result.wall_s,
+            run=str(run.run_dir),
         )
     both = [r for r in rows if r["accuracy"] is not None]
     errors = [(r["mean"] - r["accuracy"]) ** 2 for r in both]
     return {
-        "trainer": evaluator.trainer.name,
+        "stage": "confirmation",
+        "trainer": recipe.trainer.name,
+        "recipe": {
+            "trainer": dataclasses.asdict(recipe.trainer),
+            "resolution_scale": recipe.resolution_scale,
+        },
         "rows": rows,
         "winners": _winners(rows),
         "rmse": math.sqrt(sum(errors) / len(errors)) if errors else None,
         "rank_agreement": rank_agreement([r["mean"] for r in both], [r["accuracy"] for r in both]),
+        "trained": sum(run.trained for run in runs.values()),
+        "wall_s": time.monotonic() - start,
     }

@@ -25,7 +25,16 @@ TINY_SCALE = [
     "scaling.n_bootstrap=2",
     "scaling.cv_folds=3",
     "scaling.map_points=7",
-    "scaling.train_comparison=false",  # the default; tested with a stub evaluator (test_app.py)
+    "scaling.train_comparison=false",  # the default; TRAIN_COMPARISON turns it on
+]
+
+# The trained comparison at two budgets (the base and 4 rules each; alpha-only scaling gives the
+# same config at both, which must train once), with the confirmation recipe cut
+# to one epoch of the tiny data.
+TRAIN_COMPARISON = [
+    "scaling.train_comparison=true",
+    "scaling.downsize.budgets=[0.25,0.5]",
+    "scaling.confirm=['trainer.epochs=1','trainer.batch_size=50','trainer.eval_batch_size=50']",
 ]
 
 

@@ -1,28 +1,28 @@
 """`python scale.py`: a tiny end-to-end study through the Hydra app (trained trials, GP
-analysis, derived configs that train.py accepts, the report section, W&B offline), resuming, and
-bad input that fails naming the field before any study exists."""
+analysis, derived configs that train.py accepts, the report section, W&B offline), resuming, the
+trained comparison in the confirmation stage (real tiny training), and bad input that fails
+naming the field before any study exists."""
 
 import json
+import math
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+import wandb
 from hydra.errors import MissingConfigException
 from omegaconf import OmegaConf
 
 from mv2search.arch import load_spec
+from mv2search.confirm import rank_agreement
 from mv2search.cost import count_macs
+from mv2search.scaling import scaling_section
 from mv2search.scaling.app import run_scale, run_scale_app
-from mv2search.scaling.grid import FactorGrid
 from mv2search.scaling.loggers import log_scaling_wandb
-from mv2search.scaling.trained import train_comparison
 from mv2search.search.settings import LoggerConfig
-from mv2search.search.space import available_spaces, load_space
-from mv2search.train import TrainerConfig
-from mv2search.train.result import TrainResult
-from tests.scaling.conftest import TINY_SCALE, compose_scale
+from mv2search.search.space import available_spaces
+from tests.scaling.conftest import TINY_SCALE, TRAIN_COMPARISON, compose_scale
 from tests.search.wandb_records import read_records
 
 REPO = Path(__file__).resolve().parents[2]
@@ -83,13 +83,9 @@ def test_wandb_offline_run_has_the_figures_tables_and_configs(study, monkeypatch
     monkeypatch.delenv("WANDB_MODE", raising=False)
     a = json.loads((study / "scaling" / "analysis.json").read_text())
     run_dir = log_scaling_wandb(LoggerConfig(name="wandb"), study.name, study, a)
+    wandb.teardown()  # finish() can return while the W&B service still writes the file
     (run_file,) = run_dir.glob("run-*.wandb")
-    records = []
-    for _ in range(50):  # the W&B service may still be writing the file when finish returns
-        records = read_records(run_file)
-        if any(r.WhichOneof("record_type") == "artifact" for r in records):
-            break
-        time.sleep(0.2)
+    records = read_records(run_file)
     history = [r.history for r in records if r.WhichOneof("record_type") == "history"]
     keys = {item.key or "/".join(item.nested_key) for h in history for item in h.item}
     for name in ("sensitivity", "comparison", "cv", "scaling_maps", "scaling_downsize"):
@@ -137,50 +133,60 @@ def test_scale_py_composes_from_another_directory(tmp_path):
     assert "name: accuracy_macs" in done.stdout and "design: sobol" in done.stdout
 
 
-class _StubEvaluator:
-    """Trains nothing: accuracy grows with MACs; the base's run "diverges"."""
-
-    trainer = TrainerConfig(name="stub")
-
-    def __init__(self):
-        self.calls = []
-
-    def proxy_train(self, spec):
-        self.calls.append(spec.signature)
-        if spec.width_multiplier == 1.0 and spec.image_size == 256 and spec.attn_blocks[0] == 2:
-            return TrainResult(status="diverged", reason="stub")
-        return TrainResult(status="ok", reason="", top1=0.2 + 0.1 * count_macs(spec) / 1e9)
+@pytest.fixture(scope="module")
+def confirmed(study):
+    """The tiny study rerun twice with the trained comparison at one budget: (folder, outcome,
+    rerun). It rewrites the study's analysis: the tests that use it come last in this file."""
+    overrides = [*TINY_SCALE, *TRAIN_COMPARISON, f"runs_dir={study.parent}"]
+    cfg = OmegaConf.to_object(compose_scale(overrides))
+    outcome = run_scale(cfg, progress=False)
+    rerun = run_scale(cfg, progress=False)
+    return study, outcome, rerun
 
 
-def test_trained_comparison_trains_each_config_once_and_names_the_winners(study):
-    a = json.loads((study / "scaling" / "analysis.json").read_text())
-    grid = FactorGrid(load_space("mv2_global"))
-    stub = _StubEvaluator()
-    trained = train_comparison(stub, a, grid, progress=False)
-    assert len(stub.calls) == len(set(stub.calls))  # a config shared by rules trains once
-    assert len(trained["rows"]) == 1 + len(a["comparison"])
-    base = trained["rows"][0]
-    assert base["rule"] == "base" and base["accuracy"] is None and base["status"] == "diverged"
-    for fraction, winner in trained["winners"].items():  # the most MACs within budget wins
-        rows = [
-            r for r in trained["rows"] if f"{r['fraction']:g}" == fraction and r["within_budget"]
-        ]
-        assert winner == max(rows, key=lambda r: r["gmacs"])["rule"]
-    assert trained["rank_agreement"]["n"] == len(trained["rows"]) - 1
-    assert trained["trainer"] == "stub" and trained["rmse"] is not None
+def test_trained_comparison_trains_each_config_once_in_the_confirmation_stage(confirmed):
+    folder, outcome, _ = confirmed
+    t = outcome.analysis["trained"]  # the first run's (analysis.json holds the rerun's)
+    assert outcome.search.evaluated == 0  # the study resumed; only the comparison trained
+    assert t["stage"] == "confirmation" and t["trainer"] == "full"
+    assert t["recipe"]["trainer"]["epochs"] == 1 and t["recipe"]["resolution_scale"] == 0.25
+    rows = t["rows"]
+    assert rows[0]["rule"] == "base" and len(rows) == 1 + 2 * 4
+    signatures = {r["signature"] for r in rows}
+    alpha = {r["signature"] for r in rows if r["rule"] == "alpha_only"}
+    assert len(alpha) == 1 and len(signatures) < len(rows)  # one config at both budgets
+    runs = sorted((folder.parent / "train").glob("*-full-*"))
+    assert t["trained"] == len(signatures) == len(runs)  # a config shared by rules trains once
+    for r in rows:  # the accuracies are the runs' own
+        result = json.loads((Path(r["run"]) / "result.json").read_text())
+        assert r["accuracy"] == result["top1"] and r["status"] == result["status"] == "ok"
 
 
-def test_train_comparison_setting_writes_the_trained_section(study, monkeypatch):
-    from mv2search.scaling import app
+def test_trained_comparison_scores_the_gp_against_the_trained_accuracies(confirmed):
+    folder, _, _ = confirmed
+    a = json.loads((folder / "scaling" / "analysis.json").read_text())
+    t, rows = a["trained"], a["trained"]["rows"]
+    errors = [(r["mean"] - r["accuracy"]) ** 2 for r in rows]
+    assert t["rmse"] == pytest.approx(math.sqrt(sum(errors) / len(errors)))
+    expected = rank_agreement([r["mean"] for r in rows], [r["accuracy"] for r in rows])
+    assert t["rank_agreement"] == expected and expected["n"] == len(rows)
+    for fraction in (0.25, 0.5):
+        within = [r for r in rows if r["fraction"] == fraction and r["within_budget"]]
+        best = max(within, key=lambda r: r["accuracy"])
+        assert t["winners"][f"{fraction:g}"] == best["rule"]
+    assert "in the confirmation stage (full recipe, 1 epochs" in a["principles"][-1]
+    assert (folder / "scaling" / "scaling_trained.png").stat().st_size > 10_000
+    assert "Trained comparison: in the confirmation stage" in scaling_section(folder)
 
-    stub = _StubEvaluator()
-    monkeypatch.setattr(
-        app, "train_comparison", lambda _, data, grid, progress: train_comparison(stub, data, grid)
-    )
-    overrides = [*TINY_SCALE, "scaling.train_comparison=true", f"runs_dir={study.parent}"]
-    outcome = run_scale(OmegaConf.to_object(compose_scale(overrides)), progress=False)
-    a = json.loads((study / "scaling" / "analysis.json").read_text())
-    assert outcome.search.evaluated == 0 and stub.calls  # the study resumed; the stub trained
-    assert a["trained"]["trainer"] == "stub" and len(a["principles"]) == 7
-    assert "Trained with the study's proxy recipe (stub" in a["principles"][-1]
-    assert (study / "scaling" / "scaling_trained.png").stat().st_size > 10_000
+
+def test_trained_comparison_rerun_trains_nothing(confirmed):
+    _, outcome, rerun = confirmed
+    assert rerun.analysis["trained"]["trained"] == 0
+    assert rerun.analysis["trained"]["rows"] == outcome.analysis["trained"]["rows"]
+
+
+def test_bad_confirm_override_fails_naming_the_field(tmp_path, capsys):
+    overrides = ["+space=mv2_global", "scaling.confirm=['trainer.epoch=1']", f"runs_dir={tmp_path}"]
+    assert run_scale_app(compose_scale(overrides)) == 2
+    assert "scaling.confirm: trainer.epoch" in capsys.readouterr().err
+    assert not list(tmp_path.rglob("study.*"))
