@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import sys
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from mv2search.config import register_confirm_configs
 from mv2search.confirm.run import run_confirm
 from mv2search.confirm.section import confirmation_text
+from mv2search.entry import hydra_entry, missing_input
 from mv2search.report import build_report
 
 __all__ = ["cli", "main", "run_confirm_app"]
@@ -29,9 +29,7 @@ def run_confirm_app(cfg: DictConfig) -> int:
     Returns:
         The exit status: 0 done, 2 for a config or input error (printed, naming the field).
     """
-    missing = sorted(OmegaConf.missing_keys(cfg))
-    if missing:
-        print(f"error: no value for {missing}; e.g. run=runs/<study>", file=sys.stderr)
+    if missing_input(cfg, "e.g. run=runs/<study>"):
         return 2
     try:
         outcome = run_confirm(OmegaConf.to_object(cfg))
@@ -48,15 +46,4 @@ def run_confirm_app(cfg: DictConfig) -> int:
     return 0
 
 
-@hydra.main(version_base="1.3", config_path="../conf/confirm", config_name="confirm")
-def main(cfg: DictConfig) -> None:
-    """Hydra entry point (see the module docstring); exits with `run_confirm_app`'s status."""
-    status = run_confirm_app(cfg)
-    if status:
-        sys.exit(status)  # Hydra drops the task's return value
-
-
-def cli() -> None:
-    """The `mv2search-confirm` console command."""
-    register_confirm_configs()
-    main()
+main, cli = hydra_entry(run_confirm_app, "confirm", register_confirm_configs)

@@ -29,10 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import hydra
 import optuna
 from omegaconf import DictConfig, OmegaConf
 
+from mv2search.config import register_scale_configs
+from mv2search.entry import hydra_entry, missing_input
 from mv2search.scaling._experimental import ExperimentalWarning
 from mv2search.scaling.analysis import analyse, base_point
 from mv2search.scaling.grid import FactorGrid
@@ -43,7 +44,7 @@ from mv2search.scaling.text import principles
 from mv2search.scaling.trained import load_recipe_of, train_comparison
 from mv2search.search.runner import SearchOutcome, SearchWorker
 from mv2search.search.settings import build_budgets
-from mv2search.search.space import SearchSpace, available_spaces
+from mv2search.search.space import SearchSpace
 
 __all__ = ["ScaleOutcome", "cli", "main", "prepare", "run_scale", "run_scale_app", "summary"]
 
@@ -155,15 +156,7 @@ def run_scale_app(cfg: DictConfig) -> int:
     Returns:
         The exit status: 0 done, 2 for a config or input error (printed, naming the field).
     """
-    if OmegaConf.is_missing(cfg, "space"):
-        print(
-            f"error: no search space; add +space=<name>, one of {available_spaces()}",
-            file=sys.stderr,
-        )
-        return 2
-    missing = sorted(OmegaConf.missing_keys(cfg))
-    if missing:
-        print(f"error: no value for {missing}; set each on the command line", file=sys.stderr)
+    if missing_input(cfg, "set each on the command line", space=True):
         return 2
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.simplefilter("ignore", ExperimentalWarning)  # the command is the experiment
@@ -176,17 +169,4 @@ def run_scale_app(cfg: DictConfig) -> int:
     return 0
 
 
-@hydra.main(version_base="1.3", config_path="../conf/scale", config_name="scale")
-def main(cfg: DictConfig) -> None:
-    """Hydra entry point (see the module docstring); exits with `run_scale_app`'s status."""
-    status = run_scale_app(cfg)
-    if status:
-        sys.exit(status)
-
-
-def cli() -> None:
-    """The `mv2search-scale` console command."""
-    from mv2search.config import register_scale_configs
-
-    register_scale_configs()
-    main()
+main, cli = hydra_entry(run_scale_app, "scale", register_scale_configs)

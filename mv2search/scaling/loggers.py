@@ -7,12 +7,11 @@ fit-quality numbers as the run summary, and the derived and baseline configs as 
 
 from __future__ import annotations
 
-import os
-import socket
 from pathlib import Path
 from typing import Any
 
 from mv2search.scaling.plots import FIGURES
+from mv2search.search.loggers import start_wandb_run
 from mv2search.search.settings import LoggerConfig
 
 __all__ = ["log_scaling_wandb"]
@@ -83,20 +82,9 @@ def log_scaling_wandb(
     Returns:
         The run's local directory.
     """
-    os.environ.setdefault("WANDB_MODE", cfg.mode)
-    os.environ.setdefault("WANDB_SILENT", "true")
-    import wandb
-
     folder = Path(out_dir) / "scaling"
-    run = wandb.init(
-        project=cfg.project,
-        entity=cfg.entity,
-        group=study,
-        job_type="scaling",
-        name=f"{study}-scaling-{socket.gethostname()}-{os.getpid()}",
-        dir=str(out_dir),
-        config={"names": analysis["names"], "base": analysis["base"], "domain": analysis["domain"]},
-    )
+    config = {"names": analysis["names"], "base": analysis["base"], "domain": analysis["domain"]}
+    wandb, run = start_wandb_run(cfg, study, "scaling", Path(out_dir), config, label="scaling")
     row: dict[str, Any] = {f"scaling/{k}": v for k, v in _tables(wandb, analysis).items()}
     for stem in FIGURES:
         if (folder / f"{stem}.png").is_file():

@@ -49,6 +49,16 @@ def _sensitivity_table(a: dict[str, Any]) -> str:
     return _table(header, rows, "scaling_sensitivity")
 
 
+def _point_cells(a: dict[str, Any], r: dict[str, Any]) -> list[str]:
+    """A compared config's factors, GMACs, whether within budget, predicted % (90 %)."""
+    return [
+        describe_point(a["labels"], r["x"]),
+        f"{r['gmacs']:.3g}",
+        "yes" if r["within_budget"] else "no",
+        f"{100 * r['mean']:.1f} ± {100 * Z90 * r['sd']:.1f}",
+    ]
+
+
 def _comparison_table(a: dict[str, Any]) -> str:
     rows = []
     for r in a["comparison"]:
@@ -57,10 +67,7 @@ def _comparison_table(a: dict[str, Any]) -> str:
             [
                 f"{r['fraction']:g}x ({r['budget_gmacs']:.3g})",
                 r["rule"],
-                describe_point(a["labels"], r["x"]),
-                f"{r['gmacs']:.3g}",
-                "yes" if r["within_budget"] else "no",
-                f"{100 * r['mean']:.1f} ± {100 * Z90 * r['sd']:.1f}",
+                *_point_cells(a, r),
                 p,
             ]
         )
@@ -84,10 +91,7 @@ def _trained_table(a: dict[str, Any]) -> str:
         [
             f"{r['fraction']:g}x",
             r["rule"],
-            describe_point(a["labels"], r["x"]),
-            f"{r['gmacs']:.3g}",
-            "yes" if r["within_budget"] else "no",
-            f"{100 * r['mean']:.1f} ± {100 * Z90 * r['sd']:.1f}",
+            *_point_cells(a, r),
             "-" if r["accuracy"] is None else f"{100 * r['accuracy']:.1f}",
             r["status"],
         ]

@@ -11,13 +11,12 @@ from __future__ import annotations
 import sys
 import warnings
 
-import hydra
 import optuna
 from omegaconf import DictConfig, OmegaConf
 
 from mv2search.config import register_search_configs
+from mv2search.entry import hydra_entry, missing_input
 from mv2search.search.runner import run_search
-from mv2search.search.space import available_spaces
 
 __all__ = ["cli", "main", "run_search_app"]
 
@@ -31,15 +30,7 @@ def run_search_app(cfg: DictConfig) -> int:
     Returns:
         The exit status: 0 done, 2 for a config or input error (printed, naming the field).
     """
-    if OmegaConf.is_missing(cfg, "space"):
-        print(
-            f"error: no search space; add +space=<name>, one of {available_spaces()}",
-            file=sys.stderr,
-        )
-        return 2
-    missing = sorted(OmegaConf.missing_keys(cfg))
-    if missing:
-        print(f"error: no value for {missing}; set each on the command line", file=sys.stderr)
+    if missing_input(cfg, "set each on the command line", space=True):
         return 2
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # gpytorch's interpolation builds a sparse tensor on every GP fit; torch warns about it once
@@ -60,15 +51,4 @@ def run_search_app(cfg: DictConfig) -> int:
     return 0
 
 
-@hydra.main(version_base="1.3", config_path="../conf/search", config_name="search")
-def main(cfg: DictConfig) -> None:
-    """Hydra entry point (see the module docstring); exits with `run_search_app`'s status."""
-    status = run_search_app(cfg)
-    if status:
-        sys.exit(status)  # Hydra drops the task's return value
-
-
-def cli() -> None:
-    """The `mv2search-search` console command."""
-    register_search_configs()
-    main()
+main, cli = hydra_entry(run_search_app, "search", register_search_configs)

@@ -24,7 +24,48 @@ from mv2search.search.objectives import Objectives
 from mv2search.search.outputs import trial_rows
 from mv2search.search.settings import LoggerConfig
 
-__all__ = ["LOGGERS", "StudyLogger", "WandbLogger", "make_logger"]
+__all__ = ["LOGGERS", "StudyLogger", "WandbLogger", "make_logger", "start_wandb_run"]
+
+
+def start_wandb_run(
+    cfg: LoggerConfig,
+    study: str,
+    job_type: str,
+    out_dir: Path,
+    config: dict[str, Any],
+    label: str | None = None,
+) -> tuple[Any, Any]:
+    """Start one W&B run of a study (offline by default: `WANDB_MODE` from `cfg.mode`).
+
+    Args:
+        cfg: The `logger` group.
+        study: The study's name: the run's group.
+        job_type: `search`, `scaling`, ...
+        out_dir: `runs/<study>/`; the run's files go to `out_dir/wandb/` (created if need be).
+        config: The run's config.
+        label: Put between the study and the host in the run's name (None: nothing).
+
+    Returns:
+        `(wandb, run)`: the imported module (imported here, after the environment is set) and
+        the run, named `<study>[-<label>]-<host>-<pid>`.
+    """
+    os.environ.setdefault("WANDB_MODE", cfg.mode)
+    os.environ.setdefault("WANDB_SILENT", "true")
+    import wandb
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    name = "-".join(p for p in (study, label, socket.gethostname(), str(os.getpid())) if p)
+    run = wandb.init(
+        project=cfg.project,
+        entity=cfg.entity,
+        group=study,
+        job_type=job_type,
+        name=name,
+        dir=str(out_dir),
+        config=config,
+    )
+    return wandb, run
+
 
 LOGGERS = ("none", "wandb")
 _FACTORS = ("width_multiplier", "image_size", "ffn_multiplier")
@@ -73,21 +114,8 @@ class WandbLogger(StudyLogger):
         objectives: Objectives,
         config: dict[str, Any],
     ) -> None:
-        os.environ.setdefault("WANDB_MODE", cfg.mode)
-        os.environ.setdefault("WANDB_SILENT", "true")
-        import wandb
-
-        self.wandb, self.study, self.objectives = wandb, study, objectives
-        out_dir.mkdir(parents=True, exist_ok=True)
-        self.run = wandb.init(
-            project=cfg.project,
-            entity=cfg.entity,
-            group=study,
-            job_type="search",
-            name=f"{study}-{socket.gethostname()}-{os.getpid()}",
-            dir=str(out_dir),
-            config=config,
-        )
+        self.wandb, self.run = start_wandb_run(cfg, study, "search", out_dir, config)
+        self.study, self.objectives = study, objectives
 
     def log_trial(
         self,

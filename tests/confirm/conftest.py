@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from hydra import compose, initialize_config_module
 from omegaconf import DictConfig
 from PIL import Image
 
 from mv2search.config import register_confirm_configs
+from tests.hydra_compose import compose_app
 
 # A "full" budget small enough for a test: 4 short epochs of the tiny folder at the proxy's
 # resolution, and a short latency protocol for the presets.
@@ -28,9 +28,7 @@ CONFIRM_TINY = [
 
 def compose_confirm(overrides: list[str]) -> DictConfig:
     """The `confirm.py` config composed with `overrides`, as Hydra would build it."""
-    register_confirm_configs()
-    with initialize_config_module("mv2search.conf.confirm", version_base="1.3"):
-        return compose("confirm", overrides=overrides)
+    return compose_app("confirm", register_confirm_configs, overrides)
 
 
 def colour_folder(root: Path, n_train: int = 40, n_val: int = 20, size: int = 32) -> Path:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-from hydra import compose, initialize_config_module
 from omegaconf import DictConfig
 
 from mv2search.config import register_scale_configs
 from mv2search.scaling.grid import FactorGrid
 from mv2search.search.space import load_space
+from tests.hydra_compose import compose_app
 
 # Tiny data and training (tests/search/conftest.py's TINY), a small budget, a light analysis.
 TINY_SCALE = [
@@ -40,9 +40,7 @@ TRAIN_COMPARISON = [
 
 def compose_scale(overrides: list[str]) -> DictConfig:
     """The `scale.py` config composed with `overrides`, as Hydra would build it."""
-    register_scale_configs()
-    with initialize_config_module("mv2search.conf.scale", version_base="1.3"):
-        return compose("scale", overrides=overrides)
+    return compose_app("scale", register_scale_configs, overrides)
 
 
 def synthetic_accuracy(grid: FactorGrid, X: torch.Tensor) -> torch.Tensor:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from hydra import compose, initialize_config_module
 from omegaconf import DictConfig, OmegaConf
 
 from mv2search.config import register_search_configs
 from mv2search.search.settings import SearchAppConfig
+from tests.hydra_compose import compose_app
 from tests.search.postgres import postgres_url  # noqa: F401  (a fixture)
 
 # A search small enough for a test: 100 training images at 32-64 px, one epoch, a short latency
@@ -29,9 +29,7 @@ TINY = [
 
 def compose_search(overrides: list[str]) -> DictConfig:
     """The `search.py` config composed with `overrides`, as Hydra would build it."""
-    register_search_configs()
-    with initialize_config_module("mv2search.conf.search", version_base="1.3"):
-        return compose("search", overrides=overrides)
+    return compose_app("search", register_search_configs, overrides)
 
 
 def search_config(overrides: list[str], runs_dir) -> SearchAppConfig:
