@@ -70,7 +70,7 @@ __all__ = ["BoTorchProposer"]
 _DEFAULTS = {
     "num_restarts": 10,
     "raw_samples": 512,
-    "mc_samples": None,
+    "mc_samples": 64,
     "maxiter": 50,
     "bisect_steps": 8,
     "threads": 1,
@@ -100,7 +100,7 @@ class BoTorchProposer:
         options (defaults in brackets):
             `num_restarts` (10): L-BFGS-B starts of the acquisition ascent;
             `raw_samples` (512): the scored Sobol pool;
-            `mc_samples` (None: 64 for two objectives, 32 for more): QMC posterior samples;
+            `mc_samples` (64): QMC posterior samples;
             `maxiter` (50): L-BFGS-B iterations per restart;
             `bisect_steps` (8): bisection steps towards the feasible boundary;
             `threads` (1): torch intra-op threads while proposing (restored afterwards);
@@ -222,18 +222,10 @@ class BoTorchProposer:
             ref_point=ref_point.tolist(),
             X_baseline=X,
             X_pending=pending if pending.shape[0] else None,
-            sampler=SobolQMCNormalSampler(torch.Size([self._mc_samples()]), seed=self.seed),
+            sampler=SobolQMCNormalSampler(torch.Size([self.options["mc_samples"]]), seed=self.seed),
             prune_baseline=False,
             cache_root=self.options["cache_root"],
         )
-
-    def _mc_samples(self) -> int:
-        if self.options["mc_samples"] is not None:
-            return self.options["mc_samples"]
-        # With three objectives the box decomposition of the 64 sampled baseline fronts took 1.8 s
-        # of a 4.3 s proposal (mv2, 100 observations); 32 samples halve it, and rank 256 random
-        # candidates with Spearman 0.985 to 64 samples (the same top 10).
-        return 64 if self.objectives.m <= 2 else 32
 
     def _pick(
         self, model: SingleTaskGP, X: torch.Tensor, pending: torch.Tensor, seen: set, seed: int
