@@ -6,7 +6,7 @@ Trains the study's top-K Pareto configs and the nearest published presets with t
 Running the same command again resumes it. Also installed as `mv2search-confirm`.
 """
 
-from mv2search.confirm.app import cli
+from mv2search.apps.confirm import cli
 
 if __name__ == "__main__":
     cli()

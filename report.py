@@ -2,12 +2,10 @@
 
 Writes runs/<study>/report.html (self-contained: open it with a double click) and the PNGs of its
 figures under runs/<study>/report/. Reads the study store only, so it also works while the search
-is running.
+is running. Also installed as `mv2search-report`.
 """
 
-import sys
-
-from mv2search.report.cli import main
+from mv2search.apps.report import cli
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    cli()

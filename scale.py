@@ -6,7 +6,7 @@ GP to accuracy, and writes the sensitivity, posterior maps, cross-validation, do
 and the baseline comparison to runs/<study>/scaling/. Also installed as `mv2search-scale`.
 """
 
-if __name__ == "__main__":
-    from mv2search.scaling.app import cli
+from mv2search.apps.scale import cli
 
+if __name__ == "__main__":
     cli()

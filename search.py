@@ -9,9 +9,9 @@ import sys
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--presets"]:
-        from mv2search.cli import main
+        from mv2search.apps.cli import main
 
         sys.exit(main(["presets", *sys.argv[2:]]))
-    from mv2search.search.app import cli
+    from mv2search.apps.search import cli
 
     cli()

@@ -4,8 +4,8 @@
     python benchmarks/bench_optimizer.py --problems branin_currin c2_dtlz2 --seeds 2 --evals 30
     python benchmarks/bench_optimizer.py --time-only --threads 2   # proposal time only
 
-Every optimiser gets the same problems, seeds and number of evaluations, one proposal at a time.
-Writes `runs/benchmarks/bench_optimizer.json` (per problem and optimiser: HV after every evaluation
+Every optimizer gets the same problems, seeds and number of evaluations, one proposal at a time.
+Writes `runs/benchmarks/bench_optimizer.json` (per problem and optimizer: HV after every evaluation
 for every seed, final mean and sd, fraction of the maximum (feasible) HV where known, wall time)
 and `bench_optimizer.png` (mean +- sd HV per problem), then times `--time-repeats` botorch
 proposals at `--time-at` observations on the mv2 problem (median, after one warm-up call) and
@@ -28,8 +28,8 @@ from typing import Any
 
 import torch
 
-from mv2search.search.backends import BACKENDS, make_proposer
 from mv2search.search.loop import optimize
+from mv2search.search.optimizers import OPTIMIZERS, make_optimizer
 from mv2search.search.problems import PROBLEMS, mv2_problem
 
 C2_TARGET = 0.95  # fraction of the max feasible HV on C2-DTLZ2 (BoTorch's constrained tutorial)
@@ -90,7 +90,7 @@ def run_c2_tutorial_protocol(seeds: int) -> dict[str, Any]:
     """
     problem, traces, start = PROBLEMS["c2_dtlz2"](), [], time.perf_counter()
     for seed in range(seeds):
-        proposer = make_proposer(
+        optimizer = make_optimizer(
             "botorch",
             problem.space,
             problem.objectives,
@@ -98,7 +98,7 @@ def run_c2_tutorial_protocol(seeds: int) -> dict[str, Any]:
             is_feasible=problem.is_feasible,
             n_initial=10,
         )
-        traces.append(optimize(problem, proposer, 50, batch=2, seed=seed).hypervolume)
+        traces.append(optimize(problem, optimizer, 50, batch=2, seed=seed).hypervolume)
     finals = [t[-1] for t in traces]
     mean = statistics.mean(finals)
     return {
@@ -117,7 +117,7 @@ def time_proposals(k: int, repeats: int, latency: bool = False) -> dict[str, Any
     with `latency`, three (plus predicted latency, as in the benchmark when the table covers the
     space).
 
-    As in a search, each proposer first proposes at `k - 1` observations (its GP fit then warm
+    As in a search, each optimizer first proposes at `k - 1` observations (its GP fit then warm
     starts the next one), then the proposal at `k` is timed. One warm-up round (imports,
     first-call allocations), then `repeats` rounds with seeds `1 .. repeats` on the same history.
 
@@ -139,7 +139,7 @@ def time_proposals(k: int, repeats: int, latency: bool = False) -> dict[str, Any
     load = os.getloadavg()[0]
     seconds, cpu_seconds, cold = [], [], []
     for seed in range(repeats + 1):
-        proposer = make_proposer(
+        optimizer = make_optimizer(
             "botorch",
             problem.space,
             problem.objectives,
@@ -148,10 +148,10 @@ def time_proposals(k: int, repeats: int, latency: bool = False) -> dict[str, Any
             threads=threads,
         )
         start = time.perf_counter()
-        proposer.propose(X[:-1], Y[:-1], pending, 1)
+        optimizer.propose(X[:-1], Y[:-1], pending, 1)
         cold.append(time.perf_counter() - start)
         start, cpu_start = time.perf_counter(), time.process_time()
-        proposer.propose(X, Y, pending, 1)
+        optimizer.propose(X, Y, pending, 1)
         seconds.append(time.perf_counter() - start)
         cpu_seconds.append(time.process_time() - cpu_start)
     return {
@@ -212,7 +212,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=list(PROBLEMS))
-    parser.add_argument("--samplers", nargs="+", default=list(BACKENDS), choices=list(BACKENDS))
+    parser.add_argument("--samplers", nargs="+", default=list(OPTIMIZERS), choices=list(OPTIMIZERS))
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--evals", type=int, default=50)
     parser.add_argument("--time-at", type=int, default=100, help="observations (0: no timing)")

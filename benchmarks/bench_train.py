@@ -32,7 +32,7 @@ V2_PRESETS = [name for name in sorted(PRESETS) if name.startswith("mobilevitv2_"
 
 
 class _Cell:
-    """One (preset, resolution, precision) model with its optimiser and fixed batch."""
+    """One (preset, resolution, precision) model with its optimizer and fixed batch."""
 
     def __init__(self, name: str, size: int, precision: str, batch: int, device: str) -> None:
         self.key = {"preset": name, "image_size": size, "precision": precision, "batch": batch}
@@ -96,10 +96,10 @@ def proxy(args: argparse.Namespace) -> dict:
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from mv2search.config import register_configs
+    from mv2search.apps.config import register_train_configs
     from mv2search.train import run_train
 
-    register_configs()
+    register_train_configs()
     conf = Path(__file__).resolve().parents[1] / "conf"
     overrides = ["arch=mobilevitv2_050", "trainer=proxy", f"torch_device={args.device}"]
     overrides += [f"out_dir=runs/benchmarks/bench_train_proxy_{int(time.time())}"]

@@ -1,7 +1,7 @@
-"""`python -m mv2search ...`: see `mv2search.cli`."""
+"""`python -m mv2search ...`: see `mv2search.apps.cli`."""
 
 import sys
 
-from mv2search.cli import main
+from mv2search.apps.cli import main
 
 sys.exit(main())

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from mv2search.testing import import_timm
+from tests.postgres import postgres_url  # noqa: F401  (a fixture: PostgreSQL on loopback)
 
 REFERENCE_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
 

@@ -109,7 +109,7 @@ def load_recipe(overrides: Sequence[str] = ()) -> ConfirmRecipe:
 
 
 def confirm_evaluator(evaluator: Evaluator, recipe: ConfirmRecipe) -> Evaluator:
-    """`evaluator` (a study's) with the recipe's trainer and resolution scale, no budgets.
+    """`evaluator` (a study's) with the recipe's trainer and resolution scale.
 
     Args:
         evaluator: The study's evaluator: its data, seed, runs folder and latency profile are kept.
@@ -119,16 +119,8 @@ def confirm_evaluator(evaluator: Evaluator, recipe: ConfirmRecipe) -> Evaluator:
         The confirmation's evaluator.
     """
     settings = dataclasses.replace(evaluator.settings, resolution_scale=recipe.resolution_scale)
-    return Evaluator(
-        evaluator.metrics,
-        [],
-        evaluator.device,
-        recipe.trainer,
-        evaluator.data,
-        settings,
-        seed=evaluator.seed,
-        runs_dir=str(evaluator.runs_dir),
-    )
+    training = dataclasses.replace(evaluator.training, trainer=recipe.trainer)
+    return Evaluator(evaluator.metrics, training, evaluator.device, settings, evaluator.runs_dir)
 
 
 def run_dir(evaluator: Evaluator, spec: ArchSpec) -> Path:

@@ -31,18 +31,16 @@ from tqdm import tqdm
 
 from mv2search.confirm.compare import compare_pair, rank_agreement
 from mv2search.confirm.recipe import ConfirmRecipe, confirm_evaluator, train_specs
-from mv2search.confirm.section import confirmation_figure
 from mv2search.confirm.select import Candidate, nearest_presets, top_k
 from mv2search.confirm.settings import ConfirmAppConfig
 from mv2search.cost.device import DeviceProfile, load_device_profile
-from mv2search.data import DataOptions
 from mv2search.files import write_json
-from mv2search.search.evaluator import Evaluator, exact_metrics, proxy_resolution
-from mv2search.search.objectives import Objective, Objectives
-from mv2search.search.outputs import front_of
-from mv2search.search.settings import EvaluatorConfig
-from mv2search.search.store import StudyStore
-from mv2search.train import TrainerConfig
+from mv2search.report.confirmation import confirmation_figure
+from mv2search.search.evaluator import Evaluator, proxy_resolution
+from mv2search.search.settings import rebuild_study
+from mv2search.study.front import front_of
+from mv2search.study.objectives import exact_metrics
+from mv2search.study.store import StudySettings, StudyStore, TrialRecord
 
 __all__ = ["ConfirmOutcome", "run_confirm"]
 
@@ -78,10 +76,10 @@ def run_confirm(cfg: ConfirmAppConfig, progress: bool | None = None) -> ConfirmO
             accuracy objective or with an empty Pareto front, an unknown device profile.
     """
     start = time.monotonic()
-    folder, attrs, front = _read_study(cfg)
+    folder, settings, front = _read_study(cfg)
     found = top_k(front, cfg.top_k)
     presets, pairs = nearest_presets(found) if cfg.presets else ([], [])
-    proxy, full = _evaluators(cfg, attrs, folder.parent)
+    proxy, full = _evaluators(cfg, settings, folder.parent)
     out = folder / "confirm"
     rows, trained = [], 0
     candidates = found + presets
@@ -91,7 +89,7 @@ def run_confirm(cfg: ConfirmAppConfig, progress: bool | None = None) -> ConfirmO
         row, n_trained = _confirm_one(candidate, proxy, full)
         rows.append(row)
         trained += n_trained
-        data = _summary(cfg, folder, attrs, rows, pairs, len(candidates))
+        data = _summary(cfg, folder, settings, rows, pairs, len(candidates))
         write_json(out / "confirmation.json", data | {"wall_s": time.monotonic() - start})
     figure = confirmation_figure(data)
     figure.savefig(out / "proxy_vs_full.png")
@@ -102,8 +100,8 @@ def run_confirm(cfg: ConfirmAppConfig, progress: bool | None = None) -> ConfirmO
     return ConfirmOutcome(out / "confirmation.json", data, trained, wall_s)
 
 
-def _read_study(cfg: ConfirmAppConfig) -> tuple[Path, dict[str, Any], list[dict[str, Any]]]:
-    """The run folder, the study's attributes and its front; every input error named."""
+def _read_study(cfg: ConfirmAppConfig) -> tuple[Path, StudySettings, list[TrialRecord]]:
+    """The run folder, the study's settings and its front; every input error named."""
     if cfg.top_k < 1:
         raise ValueError(f"top_k: {cfg.top_k}; allowed: an integer >= 1")
     if not cfg.resolution_scale > 0:
@@ -114,57 +112,45 @@ def _read_study(cfg: ConfirmAppConfig) -> tuple[Path, dict[str, Any], list[dict[
     if cfg.storage_url is None and not folder.is_dir():
         raise ValueError(f"run: {folder}: no such folder; expected runs/<study> of search.py")
     store = StudyStore.read(folder, cfg.storage_url)
-    attrs = store.study.user_attrs
-    if "objectives" not in attrs or "evaluator" not in attrs:
-        raise ValueError(f"{folder}: the study was not written by search.py (no objectives)")
-    if "accuracy" not in attrs["objectives"]:
+    settings = store.settings
+    names = settings.objectives.names
+    if "accuracy" not in names:
         raise ValueError(
-            f"{folder}: the study's objectives {attrs['objectives']} have no accuracy; "
+            f"{folder}: the study's objectives {list(names)} have no accuracy; "
             "only studies that optimise accuracy can be confirmed"
         )
-    directions = ["max" if d == "maximize" else "min" for d in attrs["directions"]]
-    names = zip(attrs["objectives"], directions, strict=True)
-    objectives = Objectives([Objective(n, d) for n, d in names], attrs["reference_point"])
-    front = front_of(store.records(), objectives).records
+    front = front_of(store.records(), settings.objectives).records
     if not front:
         raise ValueError(
             f"{folder}: the study's Pareto front is empty (no COMPLETE trial); "
             "run or resume the search first"
         )
-    return folder, attrs, front
+    return folder, settings, front
 
 
 def _evaluators(
-    cfg: ConfirmAppConfig, attrs: dict[str, Any], runs_dir: Path
+    cfg: ConfirmAppConfig, settings: StudySettings, runs_dir: Path
 ) -> tuple[Evaluator, Evaluator]:
     """The study's proxy evaluator, as the search built it, and the full one beside it."""
-    described = attrs["evaluator"]
-    source, options = described["data"]
-    data = (source, DataOptions(**options))
-    device = _latency_device(cfg, attrs)
+    stored = rebuild_study(settings)
+    device = _latency_device(cfg, settings)
     metrics = ("accuracy", "latency_ms") if device is not None else ("accuracy",)
-    settings = EvaluatorConfig(
-        latency=described["latency"],
-        resolution_scale=described["resolution_scale"],
-        torch_device=cfg.torch_device,
-    )
+    evaluator = dataclasses.replace(stored.evaluator, torch_device=cfg.torch_device)
     # without a latency objective the profile is never used; the Evaluator still wants one
     device = device or DeviceProfile(name="unused")
-    seed, runs = described["seed"], str(runs_dir)
-    trainer = TrainerConfig(**described["trainer"])
-    proxy = Evaluator(metrics, [], device, trainer, data, settings, seed=seed, runs_dir=runs)
+    proxy = Evaluator(metrics, stored.training, device, evaluator, runs_dir)
     full = confirm_evaluator(proxy, ConfirmRecipe(cfg.trainer, cfg.resolution_scale))
     return proxy, full
 
 
-def _latency_device(cfg: ConfirmAppConfig, attrs: dict[str, Any]) -> DeviceProfile | None:
+def _latency_device(cfg: ConfirmAppConfig, settings: StudySettings) -> DeviceProfile | None:
     """`cfg.device`, else the study's profile by name; None without a latency objective."""
-    if "latency_ms" not in attrs["objectives"]:
+    if "latency_ms" not in settings.objectives.names:
         return None
     try:
         if cfg.device is not None:
             return DeviceProfile.from_dict(dataclasses.asdict(cfg.device))
-        return load_device_profile(attrs["evaluator"]["device"])
+        return load_device_profile(settings.device)
     except (TypeError, ValueError) as err:
         raise ValueError(f"device: {err}; pass device=<profile of conf/device/>") from err
 
@@ -208,7 +194,7 @@ def _confirm_one(
 def _summary(
     cfg: ConfirmAppConfig,
     folder: Path,
-    attrs: dict[str, Any],
+    settings: StudySettings,
     rows: list[dict[str, Any]],
     pairs: list[tuple[str, str]],
     n_configs: int,
@@ -221,24 +207,23 @@ def _summary(
         for f, p in pairs
         if f in by_name and p in by_name
     ]
-    described = attrs["evaluator"]
-    device = cfg.device.name if cfg.device is not None else described["device"]
+    device = cfg.device.name if cfg.device is not None else settings.device
     return {
         "study": folder.name,
         "top_k": cfg.top_k,
         "selection": SELECTION,
         "complete": len(rows) == n_configs,
         "proxy": {
-            "trainer": described["trainer"],
-            "resolution_scale": described["resolution_scale"],
+            "trainer": settings.trainer,
+            "resolution_scale": settings.resolution_scale,
         },
         "full": {
             "trainer": dataclasses.asdict(cfg.trainer),
             "resolution_scale": cfg.resolution_scale,
         },
-        "data": described["data"],
-        "seed": described["seed"],
-        "latency_device": device if "latency_ms" in attrs["objectives"] else None,
+        "data": [settings.data_source, settings.data_options],
+        "seed": settings.seed,
+        "latency_device": device if "latency_ms" in settings.objectives.names else None,
         "cost_tolerance": cfg.cost_tolerance,
         "configs": rows,
         "kendall_tau": rank_agreement(

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 from mv2search.arch import PRESETS, ArchSpec
 from mv2search.cost import count_macs
+from mv2search.study.store import TrialRecord
 
 __all__ = ["Candidate", "nearest_presets", "top_k"]
 
@@ -33,11 +33,11 @@ class Candidate:
     proxy_accuracy: float | None = None  # the study's proxy top-1 (found configs)
 
 
-def top_k(front: list[dict[str, Any]], k: int) -> list[Candidate]:
+def top_k(front: list[TrialRecord], k: int) -> list[Candidate]:
     """The `k` most accurate points of a front by proxy accuracy (all of them if fewer).
 
     Args:
-        front: Trial records of the front (`front_of(...).records`), with `metrics["accuracy"]`.
+        front: Trial records of the front (`front_of(...).records`), with an `accuracy` metric.
         k: How many; at least 1.
 
     Returns:
@@ -48,14 +48,14 @@ def top_k(front: list[dict[str, Any]], k: int) -> list[Candidate]:
     """
     if k < 1:
         raise ValueError(f"top_k: {k}; allowed: an integer >= 1")
-    ranked = sorted(front, key=lambda r: (-r["metrics"]["accuracy"], r["number"]))
+    ranked = sorted(front, key=lambda r: (-r.metrics["accuracy"], r.number))
     return [
         Candidate(
-            name=f"trial_{r['number']}",
+            name=f"trial_{r.number}",
             kind="found",
-            spec=ArchSpec.from_dict(r["spec"]),
-            trial=r["number"],
-            proxy_accuracy=float(r["metrics"]["accuracy"]),
+            spec=ArchSpec.from_dict(r.spec),
+            trial=r.number,
+            proxy_accuracy=float(r.metrics["accuracy"]),
         )
         for r in ranked[:k]
     ]

@@ -67,7 +67,7 @@ class EpochSampler(Sampler[int]):
 
 
 def steps_per_epoch(size: int, batch_size: int, world_size: int = 1) -> int:
-    """Optimiser steps per epoch with `drop_last` batching of equal rank shards.
+    """Optimizer steps per epoch with `drop_last` batching of equal rank shards.
 
     Args:
         size: Training set size.

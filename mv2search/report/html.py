@@ -18,24 +18,17 @@ from typing import Any
 
 from matplotlib import pyplot as plt
 
-from mv2search.confirm.section import confirmation_section
 from mv2search.cost.validation import scatter_figure
 from mv2search.files import atomic_write_bytes
-from mv2search.scaling.report import scaling_section
-from mv2search.search.latency_check import read_latency_check
-from mv2search.search.objectives import Objective, Objectives
-from mv2search.search.outputs import Front, front_of, hypervolume_trace, trial_rows
-from mv2search.search.plots import hypervolume_figure, parallel_figure, pareto_figure
-from mv2search.search.store import StudyStore
+from mv2search.report.confirmation import confirmation_section
+from mv2search.report.latency_check import read_latency_check
+from mv2search.report.plots import hypervolume_figure, parallel_figure, pareto_figure
+from mv2search.report.scaling import scaling_section
+from mv2search.report.tables import trial_rows
+from mv2search.study.front import Front, front_of, hypervolume_trace
+from mv2search.study.store import StudySettings, StudyStore, TrialRecord
 
-__all__ = ["build_report", "study_objectives"]
-
-
-def study_objectives(attrs: dict[str, Any]) -> Objectives:
-    """The `Objectives` a search stored with its study (names, directions, reference point)."""
-    directions = ["max" if d == "maximize" else "min" for d in attrs["directions"]]
-    objectives = [Objective(n, d) for n, d in zip(attrs["objectives"], directions, strict=True)]
-    return Objectives(objectives, attrs["reference_point"])
+__all__ = ["build_report"]
 
 
 def build_report(folder: str | Path, url: str | None = None) -> Path:
@@ -53,10 +46,8 @@ def build_report(folder: str | Path, url: str | None = None) -> Path:
     """
     folder = Path(folder)
     store = StudyStore.read(folder, url)
-    attrs = store.study.user_attrs
-    if "objectives" not in attrs:
-        raise ValueError(f"{folder}: the study was not written by search.py (no objectives)")
-    objectives = study_objectives(attrs)
+    settings = store.settings
+    objectives = settings.objectives
     records = store.records()
     front = front_of(records, objectives)
     trace = hypervolume_trace(records, objectives)
@@ -65,7 +56,7 @@ def build_report(folder: str | Path, url: str | None = None) -> Path:
         figures["pareto"] = pareto_figure(records, front.records, objectives)
     figures["factors"] = parallel_figure(records)
     facts = {}
-    if attrs.get("evaluator", {}).get("latency") == "predicted":
+    if settings.latency == "predicted":
         check = read_latency_check(folder)
         facts["latency predictor"] = (
             check.summary() + " (front, measured whole)"
@@ -86,36 +77,33 @@ def build_report(folder: str | Path, url: str | None = None) -> Path:
         atomic_write_bytes(folder / "report" / f"{name}.png", png)
     extra = confirmation.html if confirmation else ""
     extra += scaling_section(folder)  # scale.py's section, once it has run
-    page = _page(folder.name, attrs, records, front, images, facts, extra)
+    page = _page(folder.name, settings, records, front, images, facts, extra)
     atomic_write_bytes(folder / "report.html", page.encode())
     return folder / "report.html"
 
 
 def _page(
     name: str,
-    attrs: dict[str, Any],
-    records: list[dict[str, Any]],
+    settings: StudySettings,
+    records: list[TrialRecord],
     front: Front,
     images: dict[str, bytes],
     extra_facts: dict[str, str],
     sections: str = "",
 ) -> str:
-    evaluator = attrs.get("evaluator", {})
+    objectives = settings.objectives
+    states = [r.state for r in records]
     facts = {
-        "objectives": ", ".join(
-            f"{n} ({d.removesuffix('imize')})"
-            for n, d in zip(attrs["objectives"], attrs["directions"], strict=True)
-        ),
-        "reference point": attrs["reference_point"],
-        "budgets": evaluator.get("budgets"),
-        "device / latency": f"{evaluator.get('device')} ({evaluator.get('latency')})",
-        "proxy trainer": (evaluator.get("trainer") or {}).get("name"),
-        "optimiser": attrs.get("optimizer"),
-        "trials": f"{sum(r['state'] == 'COMPLETE' for r in records)} complete, "
-        f"{sum(r['state'] == 'FAIL' for r in records)} failed, "
-        f"{sum(r['state'] == 'RUNNING' for r in records)} running",
+        "objectives": ", ".join(f"{o.name} ({o.direction})" for o in objectives.objectives),
+        "reference point": list(objectives.reference_point),
+        "budgets": {b.metric: b.max_value for b in objectives.budgets},
+        "device / latency": f"{settings.device} ({settings.latency})",
+        "proxy trainer": settings.trainer.get("name"),
+        "optimizer": settings.optimizer,
+        "trials": f"{states.count('COMPLETE')} complete, {states.count('FAIL')} failed, "
+        f"{states.count('RUNNING')} running",
         "hypervolume": f"{front.hypervolume:.6g}",
-        "code version": attrs.get("code_version"),
+        "code version": settings.code_version,
         **extra_facts,
     }
     parts = [f"<h1>Study {html.escape(name)}</h1>", _facts_table(facts)]
@@ -160,7 +148,7 @@ def _facts_table(facts: dict[str, Any]) -> str:
     return f'<table class="facts">{rows}</table>'
 
 
-def _trials_table(records: list[dict[str, Any]], css: str) -> str:
+def _trials_table(records: list[TrialRecord], css: str) -> str:
     columns, rows = trial_rows(records)
     keep = [i for i, c in enumerate(columns) if c not in ("signature", "on_front")]
     lines = ["<tr>" + "".join(f"<th>{columns[i]}</th>" for i in keep) + "</tr>"]

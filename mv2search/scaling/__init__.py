@@ -15,8 +15,8 @@ from mv2search.scaling.gp import (
     fit_gp,
 )
 from mv2search.scaling.grid import FactorGrid
-from mv2search.scaling.report import scaling_section
 from mv2search.scaling.rules import RULES, RulePoint, scale_by_rule
+from mv2search.scaling.run import ScaleOutcome, prepare, run_scale, summary
 from mv2search.scaling.sensitivity import Sensitivity, factor_sensitivity, variance_indices
 from mv2search.scaling.settings import ScaleAppConfig, ScalingConfig
 
@@ -29,6 +29,7 @@ __all__ = [
     "FactorGrid",
     "RulePoint",
     "ScaleAppConfig",
+    "ScaleOutcome",
     "ScalingAnalysis",
     "ScalingConfig",
     "Sensitivity",
@@ -40,7 +41,9 @@ __all__ = [
     "experimental",
     "factor_sensitivity",
     "fit_gp",
+    "prepare",
+    "run_scale",
     "scale_by_rule",
-    "scaling_section",
+    "summary",
     "variance_indices",
 ]

@@ -16,23 +16,24 @@ import torch
 
 from mv2search.arch.presets import get_preset
 from mv2search.cost import count_params
+from mv2search.report.scaling_text import Z90, principles
 from mv2search.scaling._experimental import experimental
 from mv2search.scaling.downsize import DownsizePath, downsize
-from mv2search.scaling.gp import Z90, FactorGP, bootstrap_fits, cross_validate, fit_gp
+from mv2search.scaling.gp import FactorGP, bootstrap_fits, cross_validate, fit_gp
 from mv2search.scaling.grid import FactorGrid, factor_label
 from mv2search.scaling.rules import RULES, scale_by_rule
 from mv2search.scaling.sensitivity import factor_sensitivity
 from mv2search.scaling.settings import ScalingConfig
-from mv2search.scaling.text import principles
-from mv2search.search.objectives import Budget
+from mv2search.study.objectives import Budget
+from mv2search.study.store import TrialRecord
 
 __all__ = ["JOINT_PAIRS", "ScalingAnalysis", "analyse", "trial_data"]
 
 # the joint factors of the paper: resolution-width and resolution-depth
 JOINT_PAIRS = (
     ("image_size", "width_multiplier"),
-    ("image_size", "ir_depth"),
-    ("image_size", "attn_depth"),
+    ("image_size", "ir_depths"),
+    ("image_size", "attn_blocks"),
 )
 
 
@@ -60,17 +61,16 @@ class ScalingAnalysis:
         return dataclasses.asdict(self)
 
 
-def trial_data(records: list[dict[str, Any]]) -> tuple[torch.Tensor, torch.Tensor, list[float]]:
+def trial_data(records: list[TrialRecord]) -> tuple[torch.Tensor, torch.Tensor, list[float]]:
     """`(X n x d, accuracy n, gmacs n)` of the COMPLETE trials with a finite accuracy."""
     rows = [
         r
         for r in records
-        if r["state"] == "COMPLETE"
-        and math.isfinite((r["metrics"] or {}).get("accuracy", math.nan))
+        if r.state == "COMPLETE" and math.isfinite(r.metrics.get("accuracy", math.nan))
     ]
-    X = torch.tensor([r["x"] for r in rows], dtype=torch.float64)
-    y = torch.tensor([r["metrics"]["accuracy"] for r in rows], dtype=torch.float64)
-    return X, y, [float(r["metrics"].get("gmacs", math.nan)) for r in rows]
+    X = torch.tensor([r.x for r in rows], dtype=torch.float64)
+    y = torch.tensor([r.metrics["accuracy"] for r in rows], dtype=torch.float64)
+    return X, y, [float(r.metrics.get("gmacs", math.nan)) for r in rows]
 
 
 def _domain(grid: FactorGrid, budgets: list[Budget]) -> torch.Tensor:
@@ -186,7 +186,7 @@ def _path_dict(path: DownsizePath, fraction: float) -> dict[str, Any]:
 
 @experimental(since="0.1.0")
 def analyse(
-    records: list[dict[str, Any]],
+    records: list[TrialRecord],
     grid: FactorGrid,
     budgets: list[Budget],
     cfg: ScalingConfig,

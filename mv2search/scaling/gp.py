@@ -47,9 +47,9 @@ from botorch.models.utils.gpytorch_modules import (
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from scipy.stats import kendalltau, spearmanr
 
-__all__ = ["CrossValidation", "FactorGP", "bootstrap_fits", "cross_validate", "fit_gp"]
+from mv2search.report.scaling_text import Z90
 
-Z90 = 1.6448536269514722  # standard normal quantile of 0.95: a central 90 % interval
+__all__ = ["CrossValidation", "FactorGP", "bootstrap_fits", "cross_validate", "fit_gp"]
 
 
 @contextmanager

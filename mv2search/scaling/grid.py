@@ -1,8 +1,8 @@
 """The factor grid of a scaling space: every grid point, its exact MACs, and one-step moves.
 
 A scaling space (`search_spaces/mv2_global.yaml`) has only numeric parameters on a grid: resolution
-`image_size` (r), `width_multiplier` (w), and the depth multipliers `ir_depth` (d_i) and
-`attn_depth` (d_m). A point is its raw coordinates `x` (`d`), the same as `SearchSpace.encode`;
+`image_size` (r), `width_multiplier` (w), and the depth multipliers of `ir_depths` (d_i) and
+`attn_blocks` (d_m). A point is its raw coordinates `x` (`d`), the same as `SearchSpace.encode`;
 its MACs are exact: `count_macs(space.decode(x))`.
 """
 
@@ -20,7 +20,12 @@ from mv2search.search.space import SearchSpace
 __all__ = ["FACTOR_LABELS", "FactorGrid", "check_factor_space", "factor_label"]
 
 # The paper's symbols of the four global factors.
-FACTOR_LABELS = {"image_size": "r", "width_multiplier": "w", "ir_depth": "d_i", "attn_depth": "d_m"}
+FACTOR_LABELS = {
+    "image_size": "r",
+    "width_multiplier": "w",
+    "ir_depths": "d_i",
+    "attn_blocks": "d_m",
+}
 
 
 def factor_label(name: str) -> str:

@@ -1,5 +1,5 @@
-"""The scaling analysis in Weights & Biases (`logger=wandb`): one run per analysis, grouped with
-the study's search runs, offline unless `WANDB_MODE` says otherwise (as `mv2search.search.loggers`).
+"""The scaling analysis for the study's logger (`StudyLogger.log_analysis`): with
+`logger=wandb`, one W&B run per analysis, grouped with the study's search runs.
 
 It logs the figures (`scaling/*`), the sensitivity, comparison and cross-validation tables, the
 fit-quality numbers as the run summary, and the derived and baseline configs as an artifact.
@@ -10,18 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mv2search.scaling.plots import FIGURES
-from mv2search.search.loggers import start_wandb_run
-from mv2search.search.settings import LoggerConfig
+from mv2search.report.scaling_figures import FIGURES
+from mv2search.search.loggers import StudyLogger, Table
 
-__all__ = ["log_scaling_wandb"]
+__all__ = ["log_scaling"]
 
 
-def _tables(wandb: Any, a: dict[str, Any]) -> dict[str, Any]:
+def _tables(a: dict[str, Any]) -> dict[str, Table]:
     s = a["sensitivity"]
-    sensitivity = wandb.Table(
-        columns=["factor", "name", "total", "total_lo", "total_hi", "first_order", "lengthscale"],
-        data=[
+    sensitivity = (
+        ["factor", "name", "total", "total_lo", "total_hi", "first_order", "lengthscale"],
+        [
             [
                 a["labels"][j],
                 a["names"][j],
@@ -33,8 +32,8 @@ def _tables(wandb: Any, a: dict[str, Any]) -> dict[str, Any]:
             for j in range(len(a["names"]))
         ],
     )
-    comparison = wandb.Table(
-        columns=[
+    comparison = (
+        [
             "fraction",
             "budget_gmacs",
             "rule",
@@ -45,7 +44,7 @@ def _tables(wandb: Any, a: dict[str, Any]) -> dict[str, Any]:
             "p_ours_better",
             *a["names"],
         ],
-        data=[
+        [
             [
                 r["fraction"],
                 r["budget_gmacs"],
@@ -61,49 +60,37 @@ def _tables(wandb: Any, a: dict[str, Any]) -> dict[str, Any]:
         ],
     )
     cv = a["cv"]
-    held_out = wandb.Table(
-        columns=["observed", "predicted", "sd"],
-        data=[list(row) for row in zip(cv["y"], cv["mean"], cv["sd"], strict=True)],
+    held_out = (
+        ["observed", "predicted", "sd"],
+        [list(row) for row in zip(cv["y"], cv["mean"], cv["sd"], strict=True)],
     )
     return {"sensitivity": sensitivity, "comparison": comparison, "cv": held_out}
 
 
-def log_scaling_wandb(
-    cfg: LoggerConfig, study: str, out_dir: Path, analysis: dict[str, Any]
-) -> Path:
-    """Log a written analysis (`runs/<study>/scaling/`) as one W&B run.
+def log_scaling(logger: StudyLogger, out_dir: Path, analysis: dict[str, Any]) -> Path | None:
+    """Log a written analysis (`runs/<study>/scaling/`) through the study's logger.
 
     Args:
-        cfg: The `logger` group (project, entity, mode).
-        study: The study name (the W&B group).
+        logger: The study's logger (`logger=none`: nothing is logged).
         out_dir: `runs/<study>/`.
         analysis: The analysis as written to `analysis.json`.
 
     Returns:
-        The run's local directory.
+        Where the logger wrote it (W&B: the run's local directory), or None.
     """
     folder = Path(out_dir) / "scaling"
-    config = {"names": analysis["names"], "base": analysis["base"], "domain": analysis["domain"]}
-    wandb, run = start_wandb_run(cfg, study, "scaling", Path(out_dir), config, label="scaling")
-    row: dict[str, Any] = {f"scaling/{k}": v for k, v in _tables(wandb, analysis).items()}
-    for stem in FIGURES:
-        if (folder / f"{stem}.png").is_file():
-            row[f"scaling/{stem}"] = wandb.Image(str(folder / f"{stem}.png"))
-    run.log(row)
     cv = analysis["cv"]
-    run.summary.update(
-        {
+    return logger.log_analysis(
+        "scaling",
+        config={"names": analysis["names"], "base": analysis["base"], "domain": analysis["domain"]},
+        tables=_tables(analysis),
+        images={s: folder / f"{s}.png" for s in FIGURES if (folder / f"{s}.png").is_file()},
+        summary={
             "cv_rmse": cv["rmse"],
             "cv_spearman": cv["spearman"],
             "cv_kendall": cv["kendall"],
             "ranking": analysis["sensitivity"]["ranking"],
             "principles": analysis["principles"],
-        }
+        },
+        files={f"{p.parent.name}/{p.name}": p for p in sorted(folder.glob("*/*.yaml"))},
     )
-    artifact = wandb.Artifact(f"{study}-scaling-configs", type="scaling-configs")
-    for path in sorted(folder.glob("*/*.yaml")):
-        artifact.add_file(str(path), name=f"{path.parent.name}/{path.name}")
-    run.log_artifact(artifact)
-    run_dir = Path(run.dir).parent
-    run.finish()
-    return run_dir

@@ -6,7 +6,7 @@
   the path of steps in the header;
 - `baselines/<rule>-<fraction>x.yaml` and `baselines/<base>.yaml`: the baseline rules' models
   at each budget and the base itself, for training the comparison;
-- `scaling_*.png`: the figures of `mv2search.scaling.plots`.
+- `scaling_*.png`: the figures of `mv2search.report.scaling_figures`.
 """
 
 from __future__ import annotations
@@ -20,11 +20,10 @@ import torch
 from matplotlib import pyplot as plt
 
 from mv2search.files import atomic_write_bytes, write_json
+from mv2search.report.scaling_figures import FIGURES
+from mv2search.report.scaling_text import Z90, describe_point
 from mv2search.scaling.analysis import ScalingAnalysis
-from mv2search.scaling.gp import Z90
 from mv2search.scaling.grid import FactorGrid
-from mv2search.scaling.plots import FIGURES
-from mv2search.scaling.text import describe_point
 
 __all__ = ["write_analysis"]
 

@@ -4,7 +4,7 @@ Each rule moves the factors along a line in log space from the base `(r_0, w_0, 
 
     log r = log r_0 + c_r t,   log w = log w_0 + c_w t,   log d = log d_0 + c_d t   (t <= 0)
 
-(`d` is both depth multipliers, `ir_depth` and `attn_depth`; each factor is clamped to its
+(`d` is both depth multipliers, `ir_depths` and `attn_blocks`; each factor is clamped to its
 bounds in the space):
 
 - `alpha_only`: width only (`c_w = 1`), the published MobileViTv2 family (alpha 0.5 ... 2.0).
@@ -43,7 +43,7 @@ from mv2search.scaling.grid import FactorGrid
 
 __all__ = ["RULES", "RulePoint", "rule_direction", "scale_by_rule"]
 
-_DEPTHS = ("ir_depth", "attn_depth")
+_DEPTHS = ("ir_depths", "attn_blocks")
 _A = 0.8  # Dollar et al.'s width share of the MACs
 RULES: dict[str, dict[str, float]] = {
     "alpha_only": {"width_multiplier": 1.0},
@@ -92,7 +92,7 @@ def _continuous_gmacs(grid: FactorGrid, x: torch.Tensor) -> float:
     data = space.base.to_dict()
     data["name"] = ""
     for p, value in zip(space.parameters, x.tolist(), strict=True):
-        p.apply(data, space.base, round(value) if p.type == "int" and p.scales is None else value)
+        p.apply(data, space.base, round(value) if p.type == "int" and not p.scale else value)
     return count_macs(ArchSpec.from_dict(data)) / 1e9
 
 

@@ -15,7 +15,7 @@ from mv2search.search.settings import SearchAppConfig
 __all__ = ["DESIGNS", "DownsizeConfig", "ScaleAppConfig", "ScalingConfig", "check_scaling"]
 
 # sobol: a space-filling design (scrambled Sobol over the grid, every trial);
-# pareto: the optimiser's own start, then qLogNEHVI on accuracy vs MACs (samples near the front)
+# pareto: the optimizer's own start, then qLogNEHVI on accuracy vs MACs (samples near the front)
 DESIGNS = ("sobol", "pareto")
 
 

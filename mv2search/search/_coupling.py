@@ -59,7 +59,7 @@ def couple_attention(data: dict[str, Any]) -> None:
 
 
 def check_targets(parameters: Sequence[Parameter]) -> None:
-    """Check that no two parameters set the same element (a `scales` sets every element).
+    """Check that no two parameters set the same element (a `scale` parameter sets every element).
 
     Args:
         parameters: The parameters of one space.
@@ -77,16 +77,16 @@ def check_targets(parameters: Sequence[Parameter]) -> None:
             other = seen[clashes[0]] if clashes else parameter.name
             raise parameter.error(f"sets {field!r}, which parameter {other!r} already sets")
         seen[(field, index)] = parameter.name
-    scales = [p for p in parameters if p.scales == "attn_blocks"]
+    scales = [p for p in parameters if p.scale and p.field == "attn_blocks"]
     if scales and any(key[0] == "attn_types" for key in seen):
         raise scales[0].error("scaling attn_blocks cannot be combined with attn_types parameters")
 
 
 def scaled_fields(parameter: Parameter, base: ArchSpec, value: Any) -> tuple[Any, ...]:
-    """What a `scales` parameter sets: its field, and for attn_blocks also the coupled types.
+    """What a `scale` parameter sets: its field, and for attn_blocks also the coupled types.
 
     Args:
-        parameter: A parameter with `scales`.
+        parameter: A parameter with `scale: true`.
         base: The space's base spec.
         value: One factor.
 
@@ -101,7 +101,7 @@ def scaled_fields(parameter: Parameter, base: ArchSpec, value: Any) -> tuple[Any
 
 
 def check_scales(parameters: Sequence[Parameter], base: ArchSpec) -> None:
-    """Check that distinct factors of a `scales` parameter give distinct depths.
+    """Check that distinct factors of a `scale` parameter give distinct depths.
 
     Args:
         parameters: The parameters of one space.
@@ -113,7 +113,7 @@ def check_scales(parameters: Sequence[Parameter], base: ArchSpec) -> None:
     """
     for parameter in parameters:
         seen: dict[tuple[Any, ...], Any] = {}
-        for value in parameter.grid() or () if parameter.scales is not None else ():
+        for value in parameter.grid() or () if parameter.scale else ():
             depths = scaled_fields(parameter, base, value)
             if depths in seen:
                 raise parameter.error(

@@ -1,8 +1,8 @@
 """One search-space parameter: its grid, its coordinate, and the `ArchSpec` field it sets.
 
 A parameter addresses a field (`image_size`), one element `field.i` of a tuple field
-(`ir_depths.0`), or, with `scales: <tuple field>`, multiplies that tuple of the base preset
-elementwise (round half up, so 1.5 -> 2):
+(`ir_depths.0`), or, named after a tuple field with `scale: true` (`ir_depths`), multiplies that
+tuple of the base preset elementwise (round half up, so 1.5 -> 2):
 
     ir_depths:    new_i = max(1, floor(base_i * value + 1/2))
     attn_blocks:  new_i = 0 if base_i == 0 or value == 0, else max(1, floor(base_i * value + 1/2))
@@ -25,7 +25,7 @@ from mv2search.search._coupling import couple_attention, scale_depths
 __all__ = ["PARAMETER_TYPES", "Parameter"]
 
 PARAMETER_TYPES = ("int", "float", "choice")
-PARAMETER_KEYS = ("name", "type", "bounds", "values", "step", "log", "scales")
+PARAMETER_KEYS = ("name", "type", "bounds", "values", "step", "log", "scale")
 SCALABLE_FIELDS = ("ir_depths", "attn_blocks")
 _DEFAULT = ArchSpec()
 # Explicit widths (`channels`, `attn_dims`) are not searched: the width is `width_multiplier`.
@@ -57,7 +57,7 @@ class Parameter:
     Validates itself on construction; every error names the parameter.
     """
 
-    # `field`, `field.i` (one element of a tuple field), or a free label when `scales` is set.
+    # `field`, or `field.i` (one element of a tuple field); with `scale`, a tuple field.
     name: str
     # "int", "float" or "choice".
     type: str
@@ -69,8 +69,8 @@ class Parameter:
     step: int | float | None = None
     # Encode an int/float parameter by its natural log.
     log: bool = False
-    # Tuple field of the base preset that this parameter multiplies elementwise.
-    scales: str | None = None
+    # The value multiplies the base preset's tuple `name` elementwise (a depth multiplier).
+    scale: bool = False
 
     def __post_init__(self) -> None:
         for key in ("bounds", "values"):
@@ -108,12 +108,12 @@ class Parameter:
     @property
     def field(self) -> str:
         """The `ArchSpec` field this parameter sets."""
-        return self.scales if self.scales is not None else self.name.split(".")[0]
+        return self.name.split(".")[0]
 
     @property
     def index(self) -> int | None:
         """The element of a tuple field this parameter sets (None: the whole field)."""
-        if self.scales is not None or "." not in self.name:
+        if self.scale or "." not in self.name:
             return None
         return int(self.name.split(".", 1)[1])
 
@@ -122,10 +122,10 @@ class Parameter:
 
         Args:
             data: An `ArchSpec.to_dict()` of the spec being decoded.
-            base: The base spec (a `scales` parameter multiplies its tuple).
+            base: The base spec (a `scale` parameter multiplies its tuple).
             value: A raw value of this parameter (an element of `grid()` or within `bounds`).
         """
-        if self.scales is not None:
+        if self.scale:
             base_depths = getattr(base, self.field)
             keep_zero = self.field == "attn_blocks"
             data[self.field] = list(scale_depths(base_depths, value, keep_zero))
@@ -286,33 +286,35 @@ class Parameter:
             raise ValueError(f"parameter {self.name!r}: name must be a non-empty string")
         if self.type not in PARAMETER_TYPES:
             raise self.error(f"unknown type {self.type!r}; allowed: {list(PARAMETER_TYPES)}")
-        if not isinstance(self.log, bool):
-            raise self.error(f"log must be true or false, got {self.log!r}")
+        for key in ("log", "scale"):
+            if not isinstance(getattr(self, key), bool):
+                raise self.error(f"{key} must be true or false, got {getattr(self, key)!r}")
         self._check_target()
         if self.type == "choice":
             self._check_choice()
         else:
             self._check_range()
-        if self.scales is not None:
+        if self.scale:
             self._check_factors()
         self._check_allowed_by_spec()
 
     def _check_target(self) -> None:
-        if self.scales is not None:
-            if self.scales not in SCALABLE_FIELDS:
-                raise self.error(f"cannot scale {self.scales!r}; allowed: {list(SCALABLE_FIELDS)}")
+        if self.scale:
+            if self.name not in SCALABLE_FIELDS:
+                raise self.error(f"scale: true multiplies one of {list(SCALABLE_FIELDS)}")
             return
         field, dot, index = self.name.partition(".")
         if field not in SEARCHABLE_FIELDS:
             raise self.error(
                 f"unknown field {field!r}; allowed: {list(SEARCHABLE_FIELDS)} ('field.i' for one "
-                f"element of a tuple field; 'scales: <field>' to multiply {list(SCALABLE_FIELDS)})"
+                f"element of a tuple field; 'scale: true' to multiply {list(SCALABLE_FIELDS)})"
             )
         length = TUPLE_LENGTHS.get(field)
         if length is None and dot:
             raise self.error(f"field {field!r} is not a tuple; name it without an index")
         if length is not None and not dot:
-            raise self.error(f"field {field!r} is a tuple; name one element as '{field}.i'")
+            hint = " (or scale: true to multiply the base's)" if field in SCALABLE_FIELDS else ""
+            raise self.error(f"field {field!r} is a tuple; name one element as '{field}.i'{hint}")
         if length is not None and (not index.isdigit() or int(index) >= length):
             raise self.error(
                 f"index {index!r} out of range for {field!r} ({length} entries: 0..{length - 1})"
@@ -353,14 +355,12 @@ class Parameter:
 
     def _check_factors(self) -> None:
         if not self.is_discrete:
-            raise self.error("a scales parameter needs a grid: give a step or a choice")
-        smallest = 0 if self.scales == "attn_blocks" else 1e-9
+            raise self.error("a scale parameter needs a grid: give a step or a choice")
+        smallest = 0 if self.field == "attn_blocks" else 1e-9
         for value in self.grid() or ():
             if not _is_number(value, integer=False) or value < smallest:
                 relation = ">= 0" if smallest == 0 else "> 0"
-                raise self.error(
-                    f"factor {value!r} for {self.scales!r} must be a number {relation}"
-                )
+                raise self.error(f"factor {value!r} for {self.field!r} must be a number {relation}")
 
     def _check_allowed_by_spec(self) -> None:
         probes = self.values if self.type == "choice" else self.bounds

@@ -44,10 +44,10 @@ def covering_specs(space: SearchSpace) -> list[ArchSpec]:
             raise ValueError(f"parameter {parameter.name!r}: continuous; a LUT needs a grid")
         if parameter.field == "attn_types":
             tied.append(index)
-        elif "attn_blocks" in (parameter.field, parameter.scales):
+        elif parameter.field == "attn_blocks":
             extremes = sorted({min(grid), max(grid)})
             axes.append([(index, parameter.encode_value(value)) for value in extremes])
-        elif parameter.scales or parameter.field in _DEPTH_FIELDS:
+        elif parameter.scale or parameter.field in _DEPTH_FIELDS:
             axes.append([(index, parameter.encode_value(max(grid)))])
         else:
             axes.append([(index, parameter.encode_value(value)) for value in grid])

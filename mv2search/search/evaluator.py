@@ -1,9 +1,9 @@
 """Scoring one candidate: exact cost, device latency and proxy accuracy (method.md 2).
 
-Order, cheapest first, so nothing expensive runs for a candidate that cannot count:
+The objectives own the budgets (`Objectives.is_feasible`): a candidate over budget is never
+proposed, so the evaluator only scores. Order, cheapest first:
 
-1. exact metrics from the spec (`gmacs`, `mparams`, microseconds); a candidate over a budget is
-   rejected here (`Evaluator.is_feasible`), before any trial is created for it;
+1. exact metrics from the spec (`gmacs`, `mparams`, microseconds);
 2. `latency_ms` on the device profile: measured (cached by spec signature and device fingerprint
    in the latency store) or predicted from the profile's block table (missing blocks measured
    once and stored);
@@ -23,42 +23,22 @@ import dataclasses
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
 
 from mv2search.arch.spec import ArchSpec
-from mv2search.cost import count_macs, count_params
 from mv2search.cost.device import DeviceProfile
 from mv2search.cost.store import LatencyStore, cached_latency
-from mv2search.data import DataOptions, DataSplits, build_datasets
-from mv2search.search.objectives import Budget
-from mv2search.search.settings import LATENCY_MODES, EvaluatorConfig
+from mv2search.data import DataSplits, build_datasets
+from mv2search.search.settings import LATENCY_MODES, EvaluatorConfig, TrainingSetup
+from mv2search.study.objectives import exact_metrics
 from mv2search.train import TrainerConfig, train
 from mv2search.train.distributed import resolve_device
 from mv2search.train.result import TrainResult
 
-__all__ = ["EvaluationFailed", "Evaluator", "exact_metrics", "proxy_resolution"]
+__all__ = ["EvaluationFailed", "Evaluator", "proxy_resolution"]
 
 
 class EvaluationFailed(RuntimeError):
     """A candidate could not be scored; the message is the reason stored with the trial."""
-
-
-_COUNTERS = {
-    "gmacs": lambda spec: count_macs(spec) / 1e9,
-    "mparams": lambda spec: count_params(spec) / 1e6,
-}
-
-
-def exact_metrics(
-    spec: ArchSpec, names: tuple[str, ...] = ("gmacs", "mparams")
-) -> dict[str, float]:
-    """`gmacs` (at the spec's resolution) and `mparams` of a spec, from the analytic counters.
-
-    Args:
-        spec: The architecture.
-        names: Which of them to count (the budget check counts only its own).
-    """
-    return {name: _COUNTERS[name](spec) for name in names}
 
 
 def proxy_resolution(image_size: int, scale: float) -> int:
@@ -71,13 +51,9 @@ class Evaluator:
 
     Args:
         metrics: Names of the metrics the objectives need.
-        budgets: Exact-metric budgets checked by `is_feasible`.
+        training: The proxy recipe, the data it trains on and the seed.
         device: The latency device profile.
-        trainer: The proxy recipe and budget.
-        data_source: `embedded` or an image-folder root.
-        data_options: Options of `build_datasets`.
         settings: Latency mode, latency store, resolution scale, torch device.
-        seed: Proxy-training seed.
         runs_dir: Root of the training runs (`<runs_dir>/train/`) and the default latency store.
 
     Raises:
@@ -87,14 +63,10 @@ class Evaluator:
     def __init__(
         self,
         metrics: tuple[str, ...],
-        budgets: list[Budget],
+        training: TrainingSetup,
         device: DeviceProfile,
-        trainer: TrainerConfig,
-        data: tuple[str, DataOptions],
         settings: EvaluatorConfig,
-        *,
-        seed: int = 0,
-        runs_dir: str = "runs",
+        runs_dir: str | Path = "runs",
     ) -> None:
         if settings.latency not in LATENCY_MODES:
             raise ValueError(
@@ -104,38 +76,25 @@ class Evaluator:
             raise ValueError(
                 f"evaluator.resolution_scale: expected > 0, got {settings.resolution_scale}"
             )
-        self.metrics, self.budgets, self.device = metrics, budgets, device
-        self.trainer, self.data, self.settings = trainer, data, settings
-        self.seed, self.runs_dir = seed, Path(runs_dir)
+        self.metrics, self.training, self.device = tuple(metrics), training, device
+        self.settings, self.runs_dir = settings, Path(runs_dir)
         store_path = settings.latency_store or self.runs_dir / "latency.sqlite"
         self.latency_store = LatencyStore(store_path)
-        self.n_rejected = 0  # candidates refused by a budget
-        self._budget_metrics = tuple(dict.fromkeys(b.metric for b in budgets))
         self._splits: dict[int, DataSplits] = {}
         self._predictor = None
 
-    # ---------------------------------------------------------------------------------- budgets
-    def is_feasible(self, spec: ArchSpec) -> bool:
-        """Whether `spec` is within every budget (exact, microseconds; counts rejections)."""
-        if not self.budgets:
-            return True
-        # called for every pool point and bisection step of a proposal: count only what is capped
-        exact = exact_metrics(spec, self._budget_metrics)
-        ok = all(budget.feasible(exact) for budget in self.budgets)
-        self.n_rejected += not ok
-        return ok
+    @property
+    def trainer(self) -> TrainerConfig:
+        """The proxy recipe."""
+        return self.training.trainer
 
-    # ------------------------------------------------------------------------------- evaluation
     def __call__(self, spec: ArchSpec) -> dict[str, float]:
         """All metrics of `spec` the study needs, in their own units.
 
         Raises:
-            EvaluationFailed: with the reason (over budget, diverged, out of memory, an error).
+            EvaluationFailed: with the reason (diverged, out of memory, an error).
         """
         metrics = exact_metrics(spec)
-        over = [b.metric for b in self.budgets if not b.feasible(metrics)]
-        if over:
-            raise EvaluationFailed(f"over budget: {over}")
         try:
             if "latency_ms" in self.metrics:
                 metrics["latency_ms"] = self.latency_ms(spec)
@@ -180,15 +139,15 @@ class Evaluator:
         spec = dataclasses.replace(spec, image_size=size, num_classes=data.num_classes)
         run_dir.mkdir(parents=True, exist_ok=True)
         device = resolve_device(self.settings.torch_device, 0)
-        return train(spec, data, trainer, seed=self.seed, run_dir=run_dir, device=device)
+        return train(spec, data, trainer, seed=self.training.seed, run_dir=run_dir, device=device)
 
     def train_dir(self, spec: ArchSpec, trainer: TrainerConfig) -> Path:
         """`<runs_dir>/train/<signature>-<trainer>-<hash of trainer, data and seed>`."""
-        source, options = self.data
+        training = self.training
         identity = {
             "trainer": dataclasses.asdict(trainer),
-            "data": [source, dataclasses.asdict(options)],
-            "seed": self.seed,
+            "data": [training.data_source, dataclasses.asdict(training.data_options)],
+            "seed": training.seed,
         }
         text = json.dumps(identity, sort_keys=True, default=str)
         digest = hashlib.sha256(text.encode()).hexdigest()[:10]
@@ -196,23 +155,15 @@ class Evaluator:
 
     def _data(self, image_size: int) -> DataSplits:
         if image_size not in self._splits:
-            source, options = self.data
+            training = self.training
+            options = training.data_options
             if self.trainer.subset is not None:
                 options = dataclasses.replace(options, subset=self.trainer.subset)
             self._splits[image_size] = build_datasets(
-                source, image_size, policy=self.trainer.augment, seed=self.seed, options=options
+                training.data_source,
+                image_size,
+                policy=self.trainer.augment,
+                seed=training.seed,
+                options=options,
             )
         return self._splits[image_size]
-
-    def describe(self) -> dict[str, Any]:
-        """The evaluator's settings, stored with the study (JSON-able)."""
-        return {
-            "metrics": list(self.metrics),
-            "budgets": {b.metric: b.max_value for b in self.budgets},
-            "device": self.device.name,
-            "latency": self.settings.latency,
-            "resolution_scale": self.settings.resolution_scale,
-            "trainer": dataclasses.asdict(self.trainer),
-            "data": [self.data[0], dataclasses.asdict(self.data[1])],
-            "seed": self.seed,
-        }

@@ -17,18 +17,44 @@ from __future__ import annotations
 
 import os
 import socket
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mv2search.search.objectives import Objectives
-from mv2search.search.outputs import trial_rows
-from mv2search.search.settings import LoggerConfig
+from mv2search.report.tables import trial_rows
+from mv2search.study.objectives import Objectives
+from mv2search.study.store import TrialRecord
 
-__all__ = ["LOGGERS", "StudyLogger", "WandbLogger", "make_logger", "start_wandb_run"]
+__all__ = [
+    "LOGGERS",
+    "LoggerConfig",
+    "StudyLogger",
+    "WandbConfig",
+    "WandbLogger",
+    "start_wandb_run",
+]
+
+
+@dataclass
+class LoggerConfig:
+    """Group `logger`: where trials are reported besides the study and the terminal."""
+
+    name: str = "none"  # a key of LOGGERS
+
+
+@dataclass
+class WandbConfig(LoggerConfig):
+    """`logger=wandb`: the W&B project and mode."""
+
+    project: str = "mv2search"  # W&B project
+    entity: str | None = None  # W&B entity (None: the user's default)
+    # W&B mode when WANDB_MODE is not set: offline (files under runs/<study>/wandb/, upload
+    # later with `wandb sync`), online, or disabled
+    mode: str = "offline"
 
 
 def start_wandb_run(
-    cfg: LoggerConfig,
+    cfg: WandbConfig,
     study: str,
     job_type: str,
     out_dir: Path,
@@ -67,44 +93,25 @@ def start_wandb_run(
     return wandb, run
 
 
-LOGGERS = ("none", "wandb")
 _FACTORS = ("width_multiplier", "image_size", "ffn_multiplier")
 _STAGES = ("ir_depths", "attn_blocks", "attn_types")
 
+# One analysis table: its columns and rows.
+Table = tuple[list[str], list[list[Any]]]
+
 
 class StudyLogger:
-    """The no-op logger (`logger=none`); subclasses report somewhere."""
+    """The no-op logger (`logger=none`); subclasses report somewhere.
 
-    def log_trial(
-        self,
-        record: dict[str, Any],
-        records: list[dict[str, Any]],
-        front: list[dict[str, Any]],
-        trace: list[float],
-    ) -> None:
-        """Report one finished trial and the study as it stands after it."""
-
-    def finish(self, out_dir: Path) -> None:
-        """Report the end of this worker's work (`out_dir`: the study's output folder)."""
-
-
-def make_logger(
-    cfg: LoggerConfig, study: str, out_dir: Path, objectives: Objectives, config: dict[str, Any]
-) -> StudyLogger:
-    """The logger of the `logger` group.
-
-    Raises:
-        ValueError: for an unknown logger name (listing `LOGGERS`).
+    Args:
+        cfg: The `logger` group.
+        study: The study's name.
+        out_dir: `runs/<study>/`.
+        objectives: The study's objectives.
+        config: The run's settings, for the logger's record of them.
     """
-    if cfg.name == "none":
-        return StudyLogger()
-    if cfg.name == "wandb":
-        return WandbLogger(cfg, study, out_dir, objectives, config)
-    raise ValueError(f"logger.name: unknown logger {cfg.name!r}; allowed: {list(LOGGERS)}")
 
-
-class WandbLogger(StudyLogger):
-    """One W&B run per worker, grouped by study (see the module docstring)."""
+    Config = LoggerConfig
 
     def __init__(
         self,
@@ -114,22 +121,86 @@ class WandbLogger(StudyLogger):
         objectives: Objectives,
         config: dict[str, Any],
     ) -> None:
-        self.wandb, self.run = start_wandb_run(cfg, study, "search", out_dir, config)
-        self.study, self.objectives = study, objectives
+        self.cfg, self.study, self.out_dir, self.objectives = cfg, study, out_dir, objectives
 
     def log_trial(
         self,
-        record: dict[str, Any],
-        records: list[dict[str, Any]],
-        front: list[dict[str, Any]],
+        record: TrialRecord,
+        records: list[TrialRecord],
+        front: list[TrialRecord],
+        trace: list[float],
+    ) -> None:
+        """Report one finished trial and the study as it stands after it."""
+
+    def finish(self) -> None:
+        """Report the end of this worker's work."""
+
+    def log_analysis(
+        self,
+        label: str,
+        config: dict[str, Any],
+        tables: dict[str, Table],
+        images: dict[str, Path],
+        summary: dict[str, Any],
+        files: dict[str, Path],
+    ) -> Path | None:
+        """Report a study's analysis (e.g. the scaling study's) as one record of its own.
+
+        Args:
+            label: What the analysis is (`scaling`): the job type and part of the run's name.
+            config: Its settings.
+            tables: Name -> (columns, rows).
+            images: Name -> PNG file.
+            summary: Headline numbers.
+            files: Name inside the record -> file to attach.
+
+        Returns:
+            Where the record was written (None: nowhere).
+        """
+        return None
+
+
+class WandbLogger(StudyLogger):
+    """One W&B run per worker, grouped by study (see the module docstring)."""
+
+    Config = WandbConfig
+
+    def __init__(
+        self,
+        cfg: WandbConfig,
+        study: str,
+        out_dir: Path,
+        objectives: Objectives,
+        config: dict[str, Any],
+    ) -> None:
+        super().__init__(cfg, study, out_dir, objectives, config)
+        self.config = config
+        self.wandb: Any = None
+        self._run: Any = None
+
+    @property
+    def run(self) -> Any:
+        """This worker's W&B run, started on first use."""
+        if self._run is None:
+            self.wandb, self._run = start_wandb_run(
+                self.cfg, self.study, "search", self.out_dir, self.config
+            )
+        return self._run
+
+    def log_trial(
+        self,
+        record: TrialRecord,
+        records: list[TrialRecord],
+        front: list[TrialRecord],
         trace: list[float],
     ) -> None:
         from matplotlib import pyplot as plt
 
-        from mv2search.search.plots import hypervolume_figure, pareto_figure
+        from mv2search.report.plots import hypervolume_figure, pareto_figure
 
+        run = self.run
         wandb = self.wandb
-        table = _trials_table(wandb, records, {r["number"] for r in front})
+        table = _trials_table(wandb, records, {r.number for r in front})
         row = _trial_row(record)
         row["study/hypervolume"] = trace[-1] if trace else 0.0
         row["study/front_size"] = len(front)
@@ -142,33 +213,63 @@ class WandbLogger(StudyLogger):
             row["study/pareto_scatter"] = wandb.plot.scatter(table, x, y, title="Pareto plane")
             figures["study/pareto"] = pareto_figure(records, front, self.objectives)
         row.update({key: wandb.Image(fig) for key, fig in figures.items()})
-        self.run.log(row)
+        run.log(row)
         for fig in figures.values():
             plt.close(fig)
 
-    def finish(self, out_dir: Path) -> None:
-        files = sorted((out_dir / "pareto").glob("*.yaml"))
+    def finish(self) -> None:
+        run = self.run
+        files = sorted((self.out_dir / "pareto").glob("*.yaml"))
         if files:
             artifact = self.wandb.Artifact(f"{self.study}-pareto", type="pareto-configs")
             for path in files:
                 artifact.add_file(str(path))
-            self.run.log_artifact(artifact)
-        self.run.finish()
+            run.log_artifact(artifact)
+        run.finish()
+
+    def log_analysis(
+        self,
+        label: str,
+        config: dict[str, Any],
+        tables: dict[str, Table],
+        images: dict[str, Path],
+        summary: dict[str, Any],
+        files: dict[str, Path],
+    ) -> Path | None:
+        wandb, run = start_wandb_run(self.cfg, self.study, label, self.out_dir, config, label)
+        row: dict[str, Any] = {
+            f"{label}/{name}": wandb.Table(columns=columns, data=rows)
+            for name, (columns, rows) in tables.items()
+        }
+        row.update({f"{label}/{name}": wandb.Image(str(p)) for name, p in images.items()})
+        run.log(row)
+        run.summary.update(summary)
+        if files:
+            artifact = wandb.Artifact(f"{self.study}-{label}-configs", type=f"{label}-configs")
+            for name, path in files.items():
+                artifact.add_file(str(path), name=name)
+            run.log_artifact(artifact)
+        run_dir = Path(run.dir).parent
+        run.finish()
+        return run_dir
 
 
-def _trial_row(record: dict[str, Any]) -> dict[str, Any]:
-    row: dict[str, Any] = {"trial/number": record["number"], "trial/status": record["state"]}
-    row.update({f"trial/{k}": v for k, v in (record["metrics"] or {}).items()})
-    spec = record["spec"] or {}
+LOGGERS: dict[str, type[StudyLogger]] = {"none": StudyLogger, "wandb": WandbLogger}
+
+
+def _trial_row(record: TrialRecord) -> dict[str, Any]:
+    row: dict[str, Any] = {"trial/number": record.number, "trial/status": record.state}
+    row.update({f"trial/{k}": v for k, v in record.metrics.items()})
+    spec = record.spec or {}
     row.update({f"trial/{k}": spec[k] for k in _FACTORS if k in spec})
     for key in _STAGES:
         for i, value in enumerate(spec.get(key, ())):
             row[f"trial/{key}.{i}"] = value
-    if record["reason"]:
-        row["trial/reason"] = record["reason"]
+    if record.reason:
+        row["trial/reason"] = record.reason
     return row
 
 
-def _trials_table(wandb: Any, records: list[dict[str, Any]], on_front: set[int]) -> Any:
+def _trials_table(wandb: Any, records: list[TrialRecord], on_front: set[int]) -> Any:
     columns, rows = trial_rows(records, on_front)
     return wandb.Table(columns=columns, data=rows)

@@ -1,6 +1,6 @@
 """The in-memory optimisation loop (propose, evaluate, append) used by tests and benchmarks.
 
-Candidates that fail `problem.is_feasible` are never proposed (the proposer filters them), so
+Candidates that fail `problem.is_feasible` are never proposed (the optimizer filters them), so
 every evaluation counts. Hypervolume is recorded after each evaluation over the feasible finite
 rows. The durable study loop (Optuna storage, workers) is separate.
 """
@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from mv2search.search.backends.base import Proposer, make_proposer
+from mv2search.search.optimizers import Optimizer, make_optimizer
 
 __all__ = ["Trace", "optimize"]
 
@@ -33,27 +33,27 @@ class Trace:
 
 
 def optimize(
-    problem: Any, proposer: Proposer | str, n_evals: int, batch: int = 1, seed: int = 0
+    problem: Any, optimizer: Optimizer | str, n_evals: int, batch: int = 1, seed: int = 0
 ) -> Trace:
     """Run `n_evals` evaluations of `problem`, `batch` proposals at a time.
 
     Args:
         problem: A `Problem` (space, objectives, evaluate, is_feasible).
-        proposer: A proposer, or a backend name for `make_proposer` (built with `seed` and the
+        optimizer: An optimizer, or a name for `make_optimizer` (built with `seed` and the
             problem's `is_feasible`).
         n_evals: Number of evaluations.
         batch: Proposals per `propose` call (evaluated before the next call).
-        seed: Seed of a proposer built by name.
+        seed: Seed of an optimizer built by name.
 
     Returns:
         The trace.
 
     Raises:
-        RuntimeError: when the proposer returns no candidate.
+        RuntimeError: when the optimizer returns no candidate.
     """
-    if isinstance(proposer, str):
-        proposer = make_proposer(
-            proposer, problem.space, problem.objectives, seed, is_feasible=problem.is_feasible
+    if isinstance(optimizer, str):
+        optimizer = make_optimizer(
+            optimizer, problem.space, problem.objectives, seed, is_feasible=problem.is_feasible
         )
     objectives, d = problem.objectives, problem.space.dim
     X = torch.empty(0, d, dtype=torch.float64)
@@ -62,10 +62,10 @@ def optimize(
     while X.shape[0] < n_evals:
         start = time.perf_counter()
         k = min(batch, n_evals - X.shape[0])
-        new = proposer.propose(X, objectives.to_max(Y), torch.empty(0, d), k)
+        new = optimizer.propose(X, objectives.to_max(Y), torch.empty(0, d), k)
         trace.propose_s.append(time.perf_counter() - start)
         if new.shape[0] == 0:
-            raise RuntimeError(f"proposer {type(proposer).__name__} returned no candidate")
+            raise RuntimeError(f"optimizer {type(optimizer).__name__} returned no candidate")
         for x in new:
             y = objectives.metrics_tensor([problem.evaluate(x)])
             X, Y = torch.cat([X, x.unsqueeze(0)]), torch.cat([Y, y])

@@ -1,4 +1,4 @@
-"""Test problems for the optimiser, in the same encoded form as a search space.
+"""Test problems for the optimizer, in the same encoded form as a search space.
 
 A `Problem` has a space (`dim`, `bounds`, `snap`, `sample_encoded`, `parameters`), `Objectives`,
 `evaluate(x: d) -> dict` of metrics in their own units, an optional `is_feasible(x)` (exact
@@ -32,7 +32,7 @@ from typing import Any
 import torch
 from botorch.test_functions.multi_objective import C2DTLZ2, DTLZ2, BraninCurrin
 
-from mv2search.search.objectives import Budget, Objective, Objectives
+from mv2search.study.objectives import Budget, Objective, Objectives
 
 __all__ = ["BoxSpace", "Problem", "branin_currin", "c2_dtlz2", "dtlz2", "mv2_problem", "PROBLEMS"]
 

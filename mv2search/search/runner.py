@@ -5,12 +5,12 @@ workers on one study. Each turn of the loop reads the study afresh (method.md 4)
 
 1. a spec whose trial died with its worker (an orphan) is evaluated again first, so a killed
    search loses nothing: its partly trained run resumes from its checkpoint;
-2. otherwise the proposer sees every COMPLETE trial, the failed ones (never proposed again) and the
+2. otherwise the optimizer sees every COMPLETE trial, the failed ones (never proposed again) and the
    RUNNING ones of all workers as pending points, and proposes one feasible candidate (budgets
    are exact: an over-budget candidate is never proposed, so it never counts);
 3. the worker claims it (at most one trial per spec per study, whatever the number of workers),
    evaluates it, and records COMPLETE with its metrics or FAIL with the reason;
-4. the outputs of `runs/<study>/` are rewritten (`mv2search.search.outputs`).
+4. the outputs of `runs/<study>/` are rewritten (`mv2search.report.outputs`).
 
 The study stops at `optimizer.n_trials` finished trials (COMPLETE, or FAIL with a reason); a
 worker that finds the rest running waits for them, and takes over any that die. Workers that
@@ -32,14 +32,22 @@ from tqdm import tqdm
 from mv2search.arch.spec import ArchSpec
 from mv2search.cost.device import DeviceProfile
 from mv2search.cost.validation import PredictionReport
-from mv2search.search.backends.base import BACKENDS, Proposer, make_proposer
+from mv2search.report.outputs import write_outputs
+from mv2search.report.tables import summary_table
 from mv2search.search.evaluator import EvaluationFailed, Evaluator
 from mv2search.search.latency_check import check_front_latency
-from mv2search.search.loggers import LOGGERS, StudyLogger, make_logger
-from mv2search.search.outputs import Front, summary_table, write_outputs
-from mv2search.search.settings import SearchAppConfig, build_budgets, build_objectives
+from mv2search.search.loggers import LOGGERS, StudyLogger
+from mv2search.search.optimizers import build_optimizer
+from mv2search.search.registry import lookup
+from mv2search.search.settings import (
+    SearchAppConfig,
+    TrainingSetup,
+    build_objectives,
+    study_settings,
+)
 from mv2search.search.space import SearchSpace
-from mv2search.search.store import WORKER_DIED, Records, StudyStore
+from mv2search.study.front import Front
+from mv2search.study.store import WORKER_DIED, Records, StudyStore
 
 __all__ = ["SearchOutcome", "SearchWorker", "run_search", "study_name"]
 
@@ -53,7 +61,7 @@ class SearchOutcome:
     front: Front
     n_complete: int
     n_failed: int
-    n_rejected: int  # candidates this worker's proposer skipped as over budget
+    n_rejected: int  # candidates this worker's optimizer skipped as over budget
     evaluated: int  # trials this worker evaluated
     wall_s: float
     summary: str
@@ -81,48 +89,35 @@ class SearchWorker:
         self.cfg = cfg
         self.space = SearchSpace.from_dict(dict(cfg.space), source="space")
         self.objectives = build_objectives(cfg.objectives)
-        self.budgets = build_budgets(cfg.objectives)
         self.name = study_name(cfg, self.space)
         self.out_dir = Path(cfg.runs_dir) / self.name
+        training = TrainingSetup(cfg.trainer, cfg.data.source, _data_options(cfg), cfg.seed)
+        device = _device(cfg.device)
         self.evaluator = Evaluator(
-            self.objectives.names,
-            self.budgets,
-            _device(cfg.device),
-            cfg.trainer,
-            (cfg.data.source, _data_options(cfg)),
-            cfg.evaluator,
-            seed=cfg.seed,
-            runs_dir=cfg.runs_dir,
+            self.objectives.names, training, device, cfg.evaluator, cfg.runs_dir
         )
+        self.n_rejected = 0  # candidates the optimizer met over a budget
         # everything that can be refused is checked before the study is created or opened
-        self.proposer = _build_proposer(cfg, self.space, self.objectives, self._feasible)
-        if cfg.logger.name not in LOGGERS:
-            raise ValueError(f"logger.name: {cfg.logger.name!r}; allowed: {list(LOGGERS)}")
-        self.logger = StudyLogger()  # the configured one starts with `run`
-        directions = [
-            "maximize" if o.direction == "max" else "minimize" for o in self.objectives.objectives
-        ]
+        self.optimizer = build_optimizer(
+            cfg.optimizer, self.space, self.objectives, cfg.seed, self._feasible
+        )
+        self._logger_class = lookup(LOGGERS, cfg.logger.name, "logger.name")
+        self.settings = study_settings(cfg, self.objectives, training, device.name)
+        self.logger = StudyLogger(cfg.logger, self.name, self.out_dir, self.objectives, {})
         self.store = StudyStore.open(
             self.name,
             cfg.storage.url,
-            directions=directions,
-            metadata=self._metadata(),
-            space=self.space,
+            settings=self.settings,
+            x_names=self.space.names,
+            x_bounds=self.space.bounds.tolist(),
             runs_dir=cfg.runs_dir,
             heartbeat_s=cfg.storage.heartbeat_s,
         )
 
     def _feasible(self, x: torch.Tensor) -> bool:
-        return self.evaluator.is_feasible(self.space.decode(x))
-
-    def _metadata(self) -> dict[str, Any]:
-        return {
-            "space": dict(self.cfg.space),
-            "objectives": list(self.objectives.names),
-            "reference_point": list(self.objectives.reference_point),
-            "evaluator": self.evaluator.describe(),
-            "optimizer": self.cfg.optimizer.backend,
-        }
+        ok = self.objectives.is_feasible(self.space.decode(x))
+        self.n_rejected += not ok
+        return ok
 
     # ------------------------------------------------------------------------------------ loop
     def run(self, progress: bool | None = None) -> SearchOutcome:
@@ -136,8 +131,9 @@ class SearchWorker:
         """
         start, evaluated = time.monotonic(), 0
         target = self.cfg.optimizer.n_trials
-        self.logger = make_logger(
-            self.cfg.logger, self.name, self.out_dir, self.objectives, self._metadata()
+        config = self.settings.to_attrs()
+        self.logger = self._logger_class(
+            self.cfg.logger, self.name, self.out_dir, self.objectives, config
         )
         records = self.store.history()
         bar = tqdm(
@@ -163,14 +159,14 @@ class SearchWorker:
         bar.close()
         front = write_outputs(self.out_dir, self.store.records(), self.objectives)
         latency_check = check_front_latency(self.evaluator, front.records, self.out_dir)
-        self.logger.finish(self.out_dir)
+        self.logger.finish()
         return SearchOutcome(
             study=self.name,
             out_dir=self.out_dir,
             front=front,
             n_complete=self.store.n_complete,
             n_failed=len(records.x_failed),
-            n_rejected=self.evaluator.n_rejected,
+            n_rejected=self.n_rejected,
             evaluated=evaluated,
             wall_s=time.monotonic() - start,
             summary=summary_table(front, self.objectives),
@@ -181,7 +177,7 @@ class SearchWorker:
         X = torch.cat([records.x, records.x_failed])
         failed = torch.full((records.x_failed.shape[0], self.objectives.m), float("nan"))
         Y = torch.cat([self.objectives.to_max(records.values), failed.double()])
-        x = self.proposer.propose(X, Y, records.x_pending, 1)
+        x = self.optimizer.propose(X, Y, records.x_pending, 1)
         if x.shape[0] == 0:
             raise RuntimeError(
                 f"study {self.name!r}: the space has no feasible candidate left to propose "
@@ -207,7 +203,7 @@ class SearchWorker:
             self.store.complete(handle, metrics, values)
         records = self.store.records()
         front = write_outputs(self.out_dir, records, self.objectives)
-        record = next(r for r in records if r["number"] == handle.number)
+        record = next(r for r in records if r.number == handle.number)
         self.logger.log_trial(record, records, front.records, front.trace)
         return 1
 
@@ -219,26 +215,6 @@ class SearchWorker:
 def run_search(cfg: SearchAppConfig, progress: bool | None = None) -> SearchOutcome:
     """Build a worker for `cfg` and run it (see `SearchWorker`)."""
     return SearchWorker(cfg).run(progress)
-
-
-def _build_proposer(
-    cfg: SearchAppConfig, space: SearchSpace, objectives: Any, feasible: Any
-) -> Proposer:
-    """The `optimizer` group's proposer, with the budgets as its feasibility filter."""
-    backend = cfg.optimizer.backend
-    if backend not in BACKENDS:
-        raise ValueError(
-            f"optimizer.backend: unknown optimiser backend {backend!r}; allowed: {list(BACKENDS)}"
-        )
-    options = dict(cfg.optimizer.options)
-    if cfg.optimizer.n_initial is not None:
-        if backend != "botorch":
-            raise ValueError(
-                f"optimizer.n_initial: the {backend} backend keeps its own start-up design; set "
-                "it to null (only botorch takes it)"
-            )
-        options["n_initial"] = cfg.optimizer.n_initial
-    return make_proposer(backend, space, objectives, cfg.seed, is_feasible=feasible, **options)
 
 
 def _device(value: Any) -> DeviceProfile:

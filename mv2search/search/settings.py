@@ -2,12 +2,12 @@
 
 Every group of `conf/search/` merges into one of these dataclasses, so a misspelled key or a
 wrong type fails when the config is composed, before any work starts. The builders below turn
-the plain config into the objects the search runs on, and every error names the field.
+the plain config into the objects the search runs on, and every error names the field. The
+metric names are `mv2search.study.objectives.METRICS`; exact metrics may be objectives or
+budgets, and a budget is checked before a candidate is trained or measured.
 
-Metric names (method.md 2): `accuracy` (top-1 on the validation split, max), `latency_ms`
-(median on the device profile, min), `gmacs` (giga multiply-accumulates at the spec's own
-resolution, exact) and `mparams` (millions of parameters, exact). Exact metrics may be objectives
-or budgets; a budget is checked before a candidate is trained or measured.
+`study_settings` is what a search stores with its study; `rebuild_study` turns stored settings
+back into the objects of a search (the confirmation uses it).
 """
 
 from __future__ import annotations
@@ -21,28 +21,28 @@ from omegaconf import MISSING
 
 from mv2search.cost.device import DeviceProfile
 from mv2search.data import DataOptions
-from mv2search.search.objectives import Budget, Objective, Objectives
+from mv2search.search.loggers import LoggerConfig
+from mv2search.search.optimizers.base import OptimizerConfig
+from mv2search.study.objectives import EXACT_METRICS, METRICS, Budget, Objective, Objectives
+from mv2search.study.store import StudySettings
 from mv2search.train.config import TrainerConfig
 
 __all__ = [
-    "EXACT_METRICS",
     "LATENCY_MODES",
-    "METRICS",
     "DataConfig",
     "DeviceConfig",
     "EvaluatorConfig",
-    "LoggerConfig",
     "ObjectiveConfig",
     "ObjectivesConfig",
-    "OptimizerConfig",
     "SearchAppConfig",
     "StorageConfig",
-    "build_budgets",
+    "StoredStudy",
+    "TrainingSetup",
     "build_objectives",
+    "rebuild_study",
+    "study_settings",
 ]
 
-EXACT_METRICS = ("gmacs", "mparams")
-METRICS = ("accuracy", "latency_ms", *EXACT_METRICS)
 LATENCY_MODES = ("measured", "predicted")
 
 
@@ -67,17 +67,6 @@ class ObjectivesConfig:
 
 
 @dataclass
-class OptimizerConfig:
-    """Group `optimizer`: the proposer backend and the number of trials."""
-
-    name: str = MISSING
-    backend: str = "botorch"  # botorch, random, tpe, nsga2, optuna_gp
-    n_trials: int = 20  # evaluated trials (complete or failed) the study stops at
-    n_initial: int | None = None  # space-filling proposals first (None: the backend's default)
-    options: dict[str, Any] = field(default_factory=dict)  # backend options (e.g. num_restarts)
-
-
-@dataclass
 class StorageConfig:
     """Group `storage`: where the study lives."""
 
@@ -86,18 +75,6 @@ class StorageConfig:
     # journal:<file> or postgresql://user@host:port/db
     url: str = MISSING
     heartbeat_s: float = 10.0  # a RUNNING trial without a heartbeat for 3x this is failed
-
-
-@dataclass
-class LoggerConfig:
-    """Group `logger`: where trials are reported besides the study and the terminal."""
-
-    name: str = "none"  # none or wandb
-    project: str = "mv2search"  # W&B project
-    entity: str | None = None  # W&B entity (None: the user's default)
-    # W&B mode when WANDB_MODE is not set: offline (files under runs/<study>/wandb/, upload
-    # later with `wandb sync`), online, or disabled
-    mode: str = "offline"
 
 
 @dataclass
@@ -158,18 +135,29 @@ class SearchAppConfig:
     runs_dir: str = "runs"  # root of everything the project writes
 
 
+@dataclass(frozen=True)
+class TrainingSetup:
+    """What a candidate's accuracy is trained with: the recipe, the images and the seed."""
+
+    trainer: TrainerConfig
+    data_source: str  # `embedded` or an image-folder root
+    data_options: DataOptions
+    seed: int = 0
+
+
 def build_objectives(cfg: ObjectivesConfig) -> Objectives:
-    """The `Objectives` of the config.
+    """The `Objectives` of the config, with its budgets.
 
     Args:
         cfg: The `objectives` group.
 
     Returns:
-        The objectives with their reference point.
+        The objectives with their reference point and budgets.
 
     Raises:
-        ValueError: for an unknown metric or direction, or a reference point of the wrong length
-            (naming the `objectives.*` field and what is allowed).
+        ValueError: for an unknown metric or direction, a reference point of the wrong length,
+            a budget on a metric that is not exact or a non-positive limit (naming the
+            `objectives.*` field and what is allowed).
     """
     if not cfg.metrics:
         raise ValueError(f"objectives.metrics: at least one metric; allowed: {list(METRICS)}")
@@ -179,25 +167,6 @@ def build_objectives(cfg: ObjectivesConfig) -> Objectives:
                 f"objectives.metrics[{i}].name: {metric.name!r} is not a metric; "
                 f"allowed: {list(METRICS)}"
             )
-    try:
-        objectives = [Objective(m.name, m.direction) for m in cfg.metrics]
-        return Objectives(objectives, list(cfg.reference_point))
-    except ValueError as err:
-        raise ValueError(f"objectives: {err}") from err
-
-
-def build_budgets(cfg: ObjectivesConfig) -> list[Budget]:
-    """The exact-metric budgets of the config.
-
-    Args:
-        cfg: The `objectives` group.
-
-    Returns:
-        One `Budget` per entry of `objectives.budgets`.
-
-    Raises:
-        ValueError: for a budget on a metric that is not exact, or a non-positive limit.
-    """
     budgets = []
     for metric, limit in cfg.budgets.items():
         if metric not in EXACT_METRICS:
@@ -208,4 +177,57 @@ def build_budgets(cfg: ObjectivesConfig) -> list[Budget]:
         if limit is None or not float(limit) > 0:
             raise ValueError(f"objectives.budgets.{metric}: expected a positive limit, got {limit}")
         budgets.append(Budget(metric, float(limit)))
-    return budgets
+    try:
+        objectives = [Objective(m.name, m.direction) for m in cfg.metrics]
+        return Objectives(objectives, list(cfg.reference_point), budgets)
+    except ValueError as err:
+        raise ValueError(f"objectives: {err}") from err
+
+
+def study_settings(
+    cfg: SearchAppConfig, objectives: Objectives, training: TrainingSetup, device: str
+) -> StudySettings:
+    """What the search of `cfg` stores with its study (and requires on every reopen)."""
+    return StudySettings(
+        objectives=objectives,
+        space=dict(cfg.space),
+        optimizer=cfg.optimizer.name,
+        device=device,
+        latency=cfg.evaluator.latency,
+        resolution_scale=cfg.evaluator.resolution_scale,
+        trainer=dataclasses.asdict(training.trainer),
+        data_source=training.data_source,
+        data_options=dataclasses.asdict(training.data_options),
+        seed=training.seed,
+    )
+
+
+@dataclass(frozen=True)
+class StoredStudy:
+    """A stored study's settings as the objects a search runs on."""
+
+    objectives: Objectives  # names, directions, reference point, budgets
+    training: TrainingSetup  # the proxy recipe, data and seed
+    evaluator: EvaluatorConfig  # latency mode and resolution scale
+    device: str  # the latency device profile's name
+
+
+def rebuild_study(settings: StudySettings) -> StoredStudy:
+    """The objectives, proxy trainer, data options and evaluator settings of a stored study.
+
+    Args:
+        settings: `StudyStore.settings` of a search's study.
+
+    Returns:
+        The study's objects, as its search built them.
+    """
+    training = TrainingSetup(
+        trainer=TrainerConfig(**settings.trainer),
+        data_source=settings.data_source,
+        data_options=DataOptions(**settings.data_options),
+        seed=settings.seed,
+    )
+    evaluator = EvaluatorConfig(
+        latency=settings.latency, resolution_scale=settings.resolution_scale
+    )
+    return StoredStudy(settings.objectives, training, evaluator, settings.device)

@@ -305,7 +305,7 @@ class SearchSpace:
         self._check_unsearched(spec)
         raw: list[Any] = [None] * self.dim
         for j, parameter in enumerate(self.parameters):
-            if parameter.scales is not None or parameter.field not in ATTENTION_FIELDS:
+            if parameter.scale or parameter.field not in ATTENTION_FIELDS:
                 raw[j] = self._read(parameter, spec)
         self._stages.read(spec, raw, self.name)
         raw = self._stages.canonicalise(raw)
@@ -363,7 +363,7 @@ class SearchSpace:
     def _read(self, parameter: Parameter, spec: ArchSpec) -> Any:
         """Raw value of a parameter outside the per-stage attention coupling, read from `spec`."""
         value, label = getattr(spec, parameter.field), parameter.field
-        if parameter.scales is not None:
+        if parameter.scale:
             fields = ATTENTION_FIELDS if label == "attn_blocks" else (label,)
             target = tuple(getattr(spec, name) for name in fields)
             for candidate in parameter.grid() or ():

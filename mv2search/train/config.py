@@ -1,12 +1,12 @@
-"""What a training run does: the optimiser recipe and the budget, as one typed dataclass.
+"""What a training run does: the optimizer recipe and the budget, as one typed dataclass.
 
 `TrainerConfig` is also the Hydra schema of the `trainer` group (`conf/trainer/proxy.yaml`,
 `conf/trainer/full.yaml`). The full budget is the paper's cvnets recipe (method.md 6,
-architecture.md 1.9); the proxy budget is the same optimiser cut down to a few epochs or minutes at
+architecture.md 1.9); the proxy budget is the same optimizer cut down to a few epochs or minutes at
 reduced resolution, so that configs can be ranked cheaply.
 
 Learning rate and weight decay default to the paper's per-width table, scaled from its batch of
-1024 to ours (`lr_scaling`: `sqrt` by default, the usual rule for Adam-type optimisers; `linear`
+1024 to ours (`lr_scaling`: `sqrt` by default, the usual rule for Adam-type optimizers; `linear`
 and `none` are available).
 """
 
@@ -44,7 +44,7 @@ class TrainerConfig:
 
     name: str = "proxy"  # label used in run folder names
     epochs: int = 5  # passes over the (subset of the) training set
-    max_steps: int | None = None  # stop after this many optimiser steps (None: no cap)
+    max_steps: int | None = None  # stop after this many optimizer steps (None: no cap)
     max_minutes: float | None = None  # stop after this much training time (None: no cap)
     image_size: int | None = None  # train/eval resolution (None: the spec's own)
     subset: float | None = None  # fraction (0, 1] of the training set, class-balanced

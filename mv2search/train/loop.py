@@ -6,7 +6,7 @@ every epoch, and returns a `TrainResult`. With a `run_dir` it checkpoints atomic
 `checkpoint_every_steps` steps and at every epoch end; calling it again on the same folder continues
 from the last checkpoint and ends with the same weights and metrics as an uninterrupted run, because
 everything random is a function of (seed, epoch, step, sample index) and the checkpoint holds the
-rest (weights, EMA, optimiser moments, step, running sums). A non-finite loss or gradient norm ends
+rest (weights, EMA, optimizer moments, step, running sums). A non-finite loss or gradient norm ends
 the run with `status="diverged"`, an out-of-memory error with `status="oom"`.
 """
 

@@ -1,6 +1,6 @@
 """AdamW with the cvnets parameter groups, the warm-up + cosine schedule, and EMA weights.
 
-Schedule (per optimiser step `t` of `T`, warm-up `W`):
+Schedule (per optimizer step `t` of `T`, warm-up `W`):
 
     lr(t) = init + (peak - init) * t / W                                  for t < W
     lr(t) = min + (peak - min) * (1 + cos(pi * (t - W) / (T - W))) / 2    otherwise
@@ -36,7 +36,7 @@ def build_optimizer(
         betas: Adam's `(beta1, beta2)`.
 
     Returns:
-        The optimiser, with two parameter groups (decay, no decay).
+        The optimizer, with two parameter groups (decay, no decay).
     """
     decay, no_decay = [], []
     for parameter in model.parameters():
@@ -55,7 +55,7 @@ def warmup_steps_for(total_steps: int, warmup_steps: int, max_fraction: float) -
     The paper warms up for 20k of ~375k steps (5.3%); a short run keeps that proportion.
 
     Args:
-        total_steps: All optimiser steps of the run.
+        total_steps: All optimizer steps of the run.
         warmup_steps: Configured warm-up.
         max_fraction: Cap as a fraction of `total_steps`.
 
@@ -71,7 +71,7 @@ def lr_at(
     """The learning rate at `step` (formula in the module docstring).
 
     Args:
-        step: Optimiser steps already taken.
+        step: Optimizer steps already taken.
         total_steps: All steps of the run.
         warmup: Warm-up steps.
         peak: Peak LR.

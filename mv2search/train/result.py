@@ -26,7 +26,7 @@ class TrainResult:
     val_loss: float | None = None  # cross-entropy without label smoothing
     train_loss: float | None = None  # mean training loss of the last epoch
     epochs: float = 0.0  # completed epochs (fractional when a step or time cap cut one short)
-    steps: int = 0  # optimiser steps taken
+    steps: int = 0  # optimizer steps taken
     wall_s: float = 0.0  # training + evaluation seconds, summed over resumed sessions
     images_per_s: float = 0.0  # training images per second, all processes together
     skipped_images: int = 0  # undecodable images skipped while training (rank 0's count)

@@ -8,7 +8,7 @@ import numpy as np
 from omegaconf import DictConfig
 from PIL import Image
 
-from mv2search.config import register_confirm_configs
+from mv2search.apps.config import register_confirm_configs
 from tests.hydra_compose import compose_app
 
 # A "full" budget small enough for a test: 4 short epochs of the tiny folder at the proxy's

@@ -4,12 +4,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import optuna
 import pytest
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
-from mv2search.confirm.app import run_confirm_app
-from mv2search.search.store import StudyStore
+from mv2search.apps.confirm import run_confirm_app
+from mv2search.study.objectives import Objective, Objectives
+from mv2search.study.store import StudySettings, StudyStore
 from tests.confirm.conftest import compose_confirm
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,11 +45,12 @@ def test_input_errors_name_the_field_and_exit_2(tmp_path, capsys):
 
 
 def test_a_study_without_objectives_or_with_an_empty_front_is_refused(tmp_path, capsys):
-    StudyStore.open("bare", directions=["maximize"], metadata={}, runs_dir=str(tmp_path))
+    (tmp_path / "bare").mkdir()
+    optuna.create_study(study_name="bare", storage=f"sqlite:///{tmp_path / 'bare' / 'study.db'}")
     status, err = _status([f"run={tmp_path / 'bare'}"], capsys)
     assert status == 2 and "not written by search.py" in err
-    metadata = {"objectives": ["accuracy"], "reference_point": [0.1], "evaluator": {}}
-    StudyStore.open("empty", directions=["maximize"], metadata=metadata, runs_dir=str(tmp_path))
+    settings = StudySettings(Objectives([Objective("accuracy", "max")], [0.1]))
+    StudyStore.open("empty", settings=settings, runs_dir=str(tmp_path))
     status, err = _status([f"run={tmp_path / 'empty'}"], capsys)
     assert status == 2 and "empty: the study's Pareto front is empty" in err
 

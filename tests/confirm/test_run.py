@@ -17,8 +17,8 @@ from omegaconf import OmegaConf
 from mv2search.arch import PRESETS
 from mv2search.confirm.run import run_confirm
 from mv2search.report import build_report
-from mv2search.search.evaluator import exact_metrics
 from mv2search.search.runner import SearchWorker
+from mv2search.study.objectives import exact_metrics
 from tests.confirm.conftest import CONFIRM_TINY, colour_folder, compose_confirm
 from tests.confirm.test_compare import kendall_tau_b
 from tests.search.conftest import TINY, search_config
@@ -100,5 +100,5 @@ def test_the_report_shows_the_confirmation_section(confirmed):
 
 
 def test_the_report_section_does_not_import_training_code():
-    code = "import sys, mv2search.confirm.section; assert 'mv2search.train' not in sys.modules"
+    code = "import sys, mv2search.report.confirmation; assert 'mv2search.train' not in sys.modules"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -7,11 +7,14 @@ import pytest
 from mv2search.arch import PRESETS
 from mv2search.confirm.select import nearest_preset, nearest_presets, top_k
 from mv2search.cost import count_macs
+from mv2search.study.store import TrialRecord
 
 
 def _record(number, accuracy, **changes):
     spec = PRESETS["mobilevitv2_050"].replace(num_classes=10, name="", **changes)
-    return {"number": number, "metrics": {"accuracy": accuracy}, "spec": spec.to_dict()}
+    fields = dict.fromkeys(TrialRecord.__dataclass_fields__)
+    fields.update(number=number, state="COMPLETE", signature=spec.signature, values=(accuracy,))
+    return TrialRecord(**{**fields, "metrics": {"accuracy": accuracy}, "spec": spec.to_dict()})
 
 
 FRONT = [

@@ -49,7 +49,17 @@ def test_report_errors_name_the_folder_and_the_argument(tmp_path):
     missing = _report(f"run={tmp_path / 'nope'}")
     assert missing.returncode == 2 and "nope: no study store" in missing.stderr
     bad = _report("study=x")
-    assert bad.returncode == 2 and "'study=x'" in bad.stderr and "run" in bad.stderr
+    assert bad.returncode == 2
+    assert bad.stderr == "error: study: unknown key; allowed: ['run', 'storage_url']\n"
+    none = _report()
+    assert none.returncode == 2 and "no value for ['run']" in none.stderr
+
+
+def test_report_py_is_a_hydra_app(study, tmp_path):
+    helped = _report("--help")
+    assert helped.returncode == 0 and "run: ???" in helped.stdout
+    job = _report(f"run={study.out_dir}", "--cfg", "job")
+    assert job.returncode == 0 and f"run: {study.out_dir}" in job.stdout
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium package")

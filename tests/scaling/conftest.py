@@ -7,7 +7,7 @@ import pytest
 import torch
 from omegaconf import DictConfig
 
-from mv2search.config import register_scale_configs
+from mv2search.apps.config import register_scale_configs
 from mv2search.scaling.grid import FactorGrid
 from mv2search.search.space import load_space
 from tests.hydra_compose import compose_app

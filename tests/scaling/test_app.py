@@ -14,13 +14,14 @@ import wandb
 from hydra.errors import MissingConfigException
 from omegaconf import OmegaConf
 
+from mv2search.apps.scale import run_scale_app
 from mv2search.arch import load_spec
 from mv2search.confirm import rank_agreement
 from mv2search.cost import count_macs
-from mv2search.scaling import scaling_section
-from mv2search.scaling.app import run_scale, run_scale_app
-from mv2search.scaling.loggers import log_scaling_wandb
-from mv2search.search.settings import LoggerConfig
+from mv2search.report.scaling import scaling_section
+from mv2search.scaling import run_scale
+from mv2search.scaling.loggers import log_scaling
+from mv2search.search.loggers import WandbConfig, WandbLogger
 from mv2search.search.space import available_spaces
 from tests.scaling.conftest import TINY_SCALE, TRAIN_COMPARISON, compose_scale
 from tests.search.wandb_records import read_records
@@ -82,7 +83,8 @@ def test_report_gets_the_scaling_section(study):
 def test_wandb_offline_run_has_the_figures_tables_and_configs(study, monkeypatch):
     monkeypatch.delenv("WANDB_MODE", raising=False)
     a = json.loads((study / "scaling" / "analysis.json").read_text())
-    run_dir = log_scaling_wandb(LoggerConfig(name="wandb"), study.name, study, a)
+    logger = WandbLogger(WandbConfig(name="wandb"), study.name, study, None, {})
+    run_dir = log_scaling(logger, study, a)  # the analysis run only: no trial, no search run
     wandb.teardown()  # finish() can return while the W&B service still writes the file
     (run_file,) = run_dir.glob("run-*.wandb")
     records = read_records(run_file)

@@ -42,7 +42,7 @@ def test_every_budget_is_met_and_macs_never_increase(grid, base, fraction):
 def test_the_rule_cuts_the_least_important_factors_first(grid, base):
     path = downsize(grid, _predict(grid), base, 0.75 * _macs(grid, base.tolist()))
     # the synthetic accuracy barely depends on d_m: its step is the cheapest per GMAC
-    assert path.steps[1].factor == "attn_depth"
+    assert path.steps[1].factor == "attn_blocks"
 
 
 def test_a_budget_below_every_reachable_model_is_an_error(grid, base):
@@ -72,11 +72,11 @@ def test_alpha_only_is_the_published_family_and_says_when_it_cannot_reach(grid, 
 
 
 def test_rule_exponents_are_the_published_ones():
-    assert RULES["efficientnet"]["ir_depth"] == pytest.approx(math.log(1.2))
+    assert RULES["efficientnet"]["ir_depths"] == pytest.approx(math.log(1.2))
     assert RULES["efficientnet"]["width_multiplier"] == pytest.approx(math.log(1.1))
     assert RULES["efficientnet"]["image_size"] == pytest.approx(math.log(1.15))
     dollar = RULES["dollar"]  # MACs shares e_d + e_w + e_r = 1 with MACs ~ d w^2 r^2
-    shares = dollar["ir_depth"] + 2 * dollar["width_multiplier"] + 2 * dollar["image_size"]
+    shares = dollar["ir_depths"] + 2 * dollar["width_multiplier"] + 2 * dollar["image_size"]
     assert shares == pytest.approx(1.0) and 2 * dollar["width_multiplier"] == pytest.approx(0.8)
     with pytest.raises(ValueError, match="unknown scaling rule 'mnas'"):
         rule_direction("mnas", ("image_size",))

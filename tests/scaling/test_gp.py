@@ -33,7 +33,7 @@ def test_gp_recovers_the_known_factor_ranking(grid, gp, data):
     refits = bootstrap_fits(*data, grid.space.bounds, n=4, seed=0)
     assert len(refits) == 4
     sens = factor_sensitivity(gp, (grid.X, grid.levels), list(grid.names), refits)
-    assert sens.ranking == ["image_size", "width_multiplier", "ir_depth", "attn_depth"]
+    assert sens.ranking == ["image_size", "width_multiplier", "ir_depths", "attn_blocks"]
     truth_first, truth_total = variance_indices(synthetic_accuracy(grid, grid.X), grid.levels)
     assert torch.allclose(torch.tensor(sens.total, dtype=torch.float64), truth_total, atol=0.05)
     for j, (low, high) in enumerate(sens.total_interval):  # refits agree with the fit

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from omegaconf import DictConfig, OmegaConf
 
-from mv2search.config import register_search_configs
+from mv2search.apps.config import register_search_configs
 from mv2search.search.settings import SearchAppConfig
 from tests.hydra_compose import compose_app
-from tests.search.postgres import postgres_url  # noqa: F401  (a fixture)
 
 # A search small enough for a test: 100 training images at 32-64 px, one epoch, a short latency
 # protocol, and a budget that keeps candidates near mobilevitv2_050's size.

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from mv2search.search.latency_check import CHECK_FILE, read_latency_check
+from mv2search.report.latency_check import CHECK_FILE, read_latency_check
 
 
 def _write(folder, measured, predicted):

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from mv2search.search.backends import make_proposer
 from mv2search.search.loop import optimize
+from mv2search.search.optimizers import make_optimizer
 from mv2search.search.problems import branin_currin, c2_dtlz2, mv2_problem
 
 
 def test_botorch_beats_random_on_branin_currin() -> None:
     problem = branin_currin()
-    ours = make_proposer(
+    ours = make_optimizer(
         "botorch",
         problem.space,
         problem.objectives,
@@ -38,7 +38,7 @@ def test_botorch_beats_random_on_c2_dtlz2_within_its_constraint() -> None:
     # 21 % of C2-DTLZ2's box is feasible and its Pareto front is cut by the constraint: the
     # acquisition's optima must be searched for inside the feasible set.
     problem = c2_dtlz2()
-    ours = make_proposer(
+    ours = make_optimizer(
         "botorch",
         problem.space,
         problem.objectives,

@@ -14,9 +14,9 @@ import optuna
 import pytest
 
 from mv2search.arch import load_spec
-from mv2search.search.evaluator import exact_metrics
 from mv2search.search.runner import SearchWorker, run_search
-from mv2search.search.store import WORKER_DIED
+from mv2search.study.objectives import exact_metrics
+from mv2search.study.store import WORKER_DIED, TrialRecord
 from tests.search.conftest import TINY, search_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,13 +34,11 @@ def test_tiny_search_writes_front_hypervolume_and_trainable_pareto_files(tmp_pat
     worker = SearchWorker(search_config(TINY, tmp_path))  # reopens the same study
     records = worker.store.records()
     assert outcome.n_complete == 4 and len(records) == 4
-    assert all(r["state"] == "COMPLETE" for r in records)
+    assert all(r.state == "COMPLETE" for r in records)
     for r in records:  # the budget held and the metrics are the exact ones
-        assert r["metrics"]["gmacs"] <= 0.3
-        assert r["metrics"]["gmacs"] == pytest.approx(
-            exact_metrics(load_spec_dict(r["spec"]))["gmacs"]
-        )
-        assert 0.0 <= r["metrics"]["accuracy"] <= 1.0 and r["metrics"]["latency_ms"] > 0
+        assert r.metrics["gmacs"] <= 0.3
+        assert r.metrics["gmacs"] == pytest.approx(exact_metrics(load_spec_dict(r.spec))["gmacs"])
+        assert 0.0 <= r.metrics["accuracy"] <= 1.0 and r.metrics["latency_ms"] > 0
     trace = json.loads((outcome.out_dir / "hypervolume.json").read_text())
     assert trace["reference_point"] == [0.1, 100.0] and len(trace["hypervolume"]) == 4
     assert trace["hypervolume"] == sorted(trace["hypervolume"])
@@ -48,11 +46,11 @@ def test_tiny_search_writes_front_hypervolume_and_trainable_pareto_files(tmp_pat
     files = sorted((outcome.out_dir / "pareto").glob("*.yaml"))
     assert len(files) == len(outcome.front.records) >= 1
     for path, record in zip(files, outcome.front.records, strict=True):
-        assert load_spec(str(path)).signature == record["signature"]
+        assert load_spec(str(path)).signature == record.signature
     # a plain Optuna study, as optuna-dashboard reads it: params under the space's names
     study = optuna.load_study(study_name=outcome.study, storage=worker.store.url)
     assert len(study.trials) == 4 and "width_multiplier" in study.trials[0].params
-    assert "Pareto front" in outcome.summary and str(outcome.front.records[0]["number"]) in (
+    assert "Pareto front" in outcome.summary and str(outcome.front.records[0].number) in (
         outcome.summary
     )
 
@@ -70,8 +68,8 @@ def test_over_budget_candidates_are_never_evaluated_and_do_not_count(tmp_path):
     outcome = worker.run(progress=False)
     records = worker.store.records()
     assert len(records) == 3 and outcome.n_complete == 3
-    assert all(r["metrics"]["gmacs"] <= 0.12 for r in records)
-    assert worker.evaluator.n_rejected > 0  # the proposer met and skipped over-budget specs
+    assert all(r.metrics["gmacs"] <= 0.12 for r in records)
+    assert worker.n_rejected > 0  # the optimizer met and skipped over-budget specs
 
 
 def test_failed_evaluations_become_failed_trials_and_the_search_goes_on(tmp_path):
@@ -79,9 +77,9 @@ def test_failed_evaluations_become_failed_trials_and_the_search_goes_on(tmp_path
     outcome = run_search(cfg, progress=False)
     assert outcome.n_failed == 3 and outcome.n_complete == 0 and outcome.front.records == []
     worker = SearchWorker(cfg)
-    reasons = [r["reason"] for r in worker.store.records()]
+    reasons = [r.reason for r in worker.store.records()]
     assert all(r.startswith("proxy training diverged") for r in reasons), reasons
-    assert len({r["signature"] for r in worker.store.records()}) == 3  # never proposed twice
+    assert len({r.signature for r in worker.store.records()}) == 3  # never proposed twice
 
 
 def test_same_seed_gives_the_same_trials(tmp_path):
@@ -90,12 +88,12 @@ def test_same_seed_gives_the_same_trials(tmp_path):
         cfg = search_config([*DETERMINISTIC, "optimizer.n_trials=4"], tmp_path / str(k))
         worker = SearchWorker(cfg)
         worker.run(progress=False)
-        sequences.append([(r["signature"], r["values"]) for r in worker.store.records()])
+        sequences.append([(r.signature, r.values) for r in worker.store.records()])
     assert sequences[0] == sequences[1]
     other = search_config([*DETERMINISTIC, "optimizer.n_trials=4", "seed=1"], tmp_path / "s1")
     worker = SearchWorker(other)
     worker.run(progress=False)
-    assert [r["signature"] for r in worker.store.records()] != [s for s, _ in sequences[0]]
+    assert [r.signature for r in worker.store.records()] != [s for s, _ in sequences[0]]
 
 
 def _search_cmd(runs_dir: Path, *extra: str) -> list[str]:
@@ -118,11 +116,11 @@ def test_killed_search_resumes_without_losing_or_repeating_a_trial(tmp_path):
             records = _records(tmp_path, *extra)
         except Exception:  # the study is being created
             continue
-        running = [r for r in records if r["state"] == "RUNNING"]
+        running = [r for r in records if r.state == "RUNNING"]
         checkpoints = list((tmp_path / "train").glob("*/checkpoint.pt"))
-        done = [r for r in records if r["state"] == "COMPLETE"]
+        done = [r for r in records if r.state == "COMPLETE"]
         if len(done) >= 1 and running and len(checkpoints) > len(done):
-            killed_signature = running[0]["signature"]
+            killed_signature = running[0].signature
             proc.send_signal(signal.SIGKILL)
             break
     proc.wait(timeout=30)
@@ -130,11 +128,11 @@ def test_killed_search_resumes_without_losing_or_repeating_a_trial(tmp_path):
     again = subprocess.run(_search_cmd(tmp_path, *extra), env=ENV, capture_output=True, text=True)
     assert again.returncode == 0, again.stderr[-2000:]
     records = _records(tmp_path, *extra)
-    complete = [r["signature"] for r in records if r["state"] == "COMPLETE"]
+    complete = [r.signature for r in records if r.state == "COMPLETE"]
     assert len(complete) == 4 and len(set(complete)) == 4  # none lost, none repeated
     assert killed_signature in complete  # the killed trial was evaluated again ...
-    died = [r for r in records if r["state"] == "FAIL"]
-    assert [(r["signature"], r["reason"]) for r in died] == [(killed_signature, WORKER_DIED)]
+    died = [r for r in records if r.state == "FAIL"]
+    assert [(r.signature, r.reason) for r in died] == [(killed_signature, WORKER_DIED)]
     # ... and its training resumed from the checkpoint: the run folder has one history
     run = next(
         p for p in (tmp_path / "train").iterdir() if p.name.startswith(killed_signature[:12])
@@ -162,15 +160,15 @@ def test_two_workers_share_one_sqlite_study(tmp_path):
     _check_shared(_workers_share_one_study(tmp_path, 2), workers=2)
 
 
-def _check_shared(records: list[dict], workers: int) -> None:
+def _check_shared(records: list[TrialRecord], workers: int) -> None:
     """Every trial completed once, none repeated; workers that finish together may each start
     one more trial than the study needs (as with Optuna's MaxTrialsCallback)."""
-    complete = [r for r in records if r["state"] == "COMPLETE"]
-    rows = [(r["number"], r["state"], r["signature"], r["reason"]) for r in records]
+    complete = [r for r in records if r.state == "COMPLETE"]
+    rows = [(r.number, r.state, r.signature, r.reason) for r in records]
     assert len(complete) == len(records), rows  # no claim lost, no failure
-    assert len({r["signature"] for r in complete}) == len(complete)  # none repeated
+    assert len({r.signature for r in complete}) == len(complete)  # none repeated
     assert 6 <= len(complete) <= 6 + workers - 1, rows
-    assert len({r["pid"] for r in records}) >= 2  # the work was shared
+    assert len({r.pid for r in records}) >= 2  # the work was shared
 
 
 @pytest.mark.slow
@@ -181,12 +179,14 @@ def test_three_workers_share_one_postgresql_study(tmp_path, postgres_url):
     _check_shared(records, workers=3)
 
 
-@pytest.mark.parametrize(("backend", "storage"), [("random", "sqlite"), ("tpe", "journal")])
-def test_optuna_baselines_run_through_the_same_loop(backend, storage, tmp_path):
-    extra = [f"optimizer={backend}", "optimizer.n_trials=3", "optimizer.n_initial=null"]
-    cfg = search_config([*DETERMINISTIC, *extra, f"storage={storage}"], tmp_path)
+@pytest.mark.parametrize(("name", "storage"), [("random", "sqlite"), ("tpe", "journal")])
+def test_optuna_baselines_run_through_the_same_loop(name, storage, tmp_path):
+    # an Optuna sampler keeps its own start-up design: its schema has no n_initial
+    base = [o for o in DETERMINISTIC if not o.startswith("optimizer.n_initial")]
+    extra = [f"optimizer={name}", "optimizer.n_trials=3"]
+    cfg = search_config([*base, *extra, f"storage={storage}"], tmp_path)
     outcome = run_search(cfg, progress=False)
-    assert outcome.n_complete == 3 and outcome.study.endswith(f"-{backend}-s0")
+    assert outcome.n_complete == 3 and outcome.study.endswith(f"-{name}-s0")
     suffix = {"sqlite": "db", "journal": "journal"}[storage]
     assert (outcome.out_dir / f"study.{suffix}").is_file()
 
@@ -202,17 +202,17 @@ def test_predicted_latency_fills_the_lookup_table_once(tmp_path):
     store = LatencyStore(tmp_path / "latency.sqlite")
     predictor = LatencyPredictor(worker.evaluator.device, store)
     for record in worker.store.records():
-        spec = load_spec_dict(record["spec"])
+        spec = load_spec_dict(record.spec)
         assert predictor.missing([spec]) == []  # every block of an evaluated spec is stored
-        assert record["metrics"]["latency_ms"] == pytest.approx(predictor.predict_us(spec) / 1e3)
+        assert record.metrics["latency_ms"] == pytest.approx(predictor.predict_us(spec) / 1e3)
     # the front's networks were then measured whole, and the check pairs them with the prediction
     check = json.loads((outcome.out_dir / "latency_check.json").read_text())
-    assert [p["trial"] for p in check["points"]] == [r["number"] for r in outcome.front.records]
+    assert [p["trial"] for p in check["points"]] == [r.number for r in outcome.front.records]
     for point, record in zip(check["points"], outcome.front.records, strict=True):
-        spec = load_spec_dict(record["spec"])
+        spec = load_spec_dict(record.spec)
         stats, hit = cached_latency(spec, worker.evaluator.device, store)
         assert hit and point["measured_ms"] == pytest.approx(stats.median_ms)
-        assert point["predicted_ms"] == pytest.approx(record["metrics"]["latency_ms"])
+        assert point["predicted_ms"] == pytest.approx(record.metrics["latency_ms"])
     page = build_report(outcome.out_dir).read_text()
     assert "latency predictor" in page
     if len(check["points"]) >= 2:

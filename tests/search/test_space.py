@@ -135,7 +135,7 @@ def test_mv2_attention_placement():
 
 
 @pytest.mark.parametrize(
-    ("ir_depth", "attn_depth", "ir_depths", "attn_blocks"),
+    ("ir_factor", "attn_factor", "ir_depths", "attn_blocks"),
     [
         (1, 0.5, (1, 2, 1, 1, 1), (1, 2, 2)),
         (2, 1.0, (2, 4, 2, 2, 2), (2, 4, 3)),
@@ -143,9 +143,10 @@ def test_mv2_attention_placement():
         (1, 2.0, (1, 2, 1, 1, 1), (4, 8, 6)),
     ],
 )
-def test_mv2_global_scaling_rule(ir_depth, attn_depth, ir_depths, attn_blocks):
+def test_mv2_global_scaling_rule(ir_factor, attn_factor, ir_depths, attn_blocks):
     space = load_space("mv2_global")
-    spec = space.decode(torch.tensor([224.0, 1.25, ir_depth, attn_depth]))
+    assert space.names == ("image_size", "width_multiplier", "ir_depths", "attn_blocks")
+    spec = space.decode(torch.tensor([224.0, 1.25, ir_factor, attn_factor]))
     assert (spec.image_size, spec.width_multiplier) == (224, 1.25)
     assert spec.ir_depths == ir_depths
     assert spec.attn_blocks == attn_blocks
@@ -155,7 +156,7 @@ def test_mv2_global_scaling_rule(ir_depth, attn_depth, ir_depths, attn_blocks):
 def test_scaling_to_zero_attention(tmp_path):
     path = _write(
         tmp_path,
-        _mv2_yaml("{name: attn_depth, type: choice, values: [0, 1.0], scales: attn_blocks}"),
+        _mv2_yaml("{name: attn_blocks, type: choice, values: [0, 1.0], scale: true}"),
     )
     space = SearchSpace.from_yaml(path)
     spec = space.decode(torch.tensor([0.0]))
@@ -175,7 +176,7 @@ parameters:
   - {name: attn_types.2, type: choice, values: [additive, none]}
   - {name: expand_ratio, type: float, bounds: [1.0, 2.0], step: 0.5}
   - {name: head_conv_channels, type: int, bounds: [16, 18], log: true}
-  - {name: ir_depth, type: choice, values: [1, 2], scales: ir_depths}
+  - {name: ir_depths, type: choice, values: [1, 2], scale: true}
 """
 
 
@@ -243,12 +244,14 @@ def test_decode_rejects_a_wrong_shape(space):
         ("{name: ffn_multiplier, type: choice}", r"'ffn_multiplier'.*values"),
         ("{name: depth, type: int, bounds: [1, 2]}", r"'depth'.*unknown field.*ir_depths"),
         ("{name: ir_depths.5, type: int, bounds: [1, 2]}", r"'ir_depths.5'.*out of range"),
-        ("{name: ir_depths, type: int, bounds: [1, 2]}", r"'ir_depths'.*tuple"),
+        ("{name: ir_depths, type: int, bounds: [1, 2]}", r"'ir_depths'.*tuple.*scale: true"),
         ("{name: attn_types.0, type: choice, values: [mha, flash]}", r"'attn_types.0'.*'flash'"),
         ("{name: image_size, type: float, bounds: [128, 256]}", r"'image_size'.*integer"),
         ("{name: image_size, type: int, bounds: [128, 256], step: 48}", r"'image_size'.*step"),
         ("{name: image_size, type: int, bounds: [128, 256], colour: red}", r"'image_size'.*colour"),
-        ("{name: x, type: int, bounds: [1, 2], scales: image_size}", r"'x'.*cannot scale"),
+        ("{name: image_size, type: int, bounds: [1, 2], scale: true}", r"'image_size'.*multiplies"),
+        ("{name: ir_depths, type: int, bounds: [1, 2], scale: 2}", r"'ir_depths'.*scale must"),
+        ("{name: x, type: int, bounds: [1, 2], scales: ir_depths}", r"'x'.*unknown key.*scale"),
     ],
 )
 def test_parameter_errors_name_the_parameter_and_file(tmp_path, entry, message):
@@ -288,8 +291,8 @@ def test_parameter_validates_itself():
             r"'image_size'.*already",
         ),
         (
-            _mv2_yaml("{name: d, type: float, bounds: [1.0, 1.2], step: 0.1, scales: ir_depths}"),
-            r"'d'.*same ir_depths",
+            _mv2_yaml("{name: ir_depths, type: float, bounds: [1.0, 1.2], step: 0.1, scale: true}"),
+            r"'ir_depths'.*same ir_depths",
         ),
     ],
 )

@@ -11,7 +11,7 @@ from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
-from mv2search.config import register_configs
+from mv2search.apps.config import register_train_configs
 from mv2search.train import TrainAppConfig, TrainerConfig, default_run_dir, run_train
 from tests.train.conftest import IMAGE_SIZE, TRAIN_SIZE, VAL_SIZE
 
@@ -20,7 +20,7 @@ CONF = ROOT / "conf"
 
 
 def _compose(*overrides: str) -> TrainAppConfig:
-    register_configs()
+    register_train_configs()
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         return OmegaConf.to_object(compose("train", overrides=list(overrides)))
 

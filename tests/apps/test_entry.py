@@ -1,0 +1,81 @@
+"""`mv2search.apps.entry`: every app refuses an unknown key, with or without `+`, naming it and
+listing the allowed ones, with exit status 2 and one line; run as a user runs the commands."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _run(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    command = [sys.executable, str(REPO / script), *args]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize(
+    ("script", "args", "message"),
+    [
+        (
+            "search.py",
+            ["+space=mv2", "+optimizer.n_trails=5"],
+            "optimizer.n_trails: unknown key; allowed: ['name', 'n_trials', 'n_initial', 'opt",
+        ),
+        (
+            "search.py",
+            ["+space=mv2", "optimizer.n_trails=5"],
+            "optimizer.n_trails: unknown key; allowed: ['name', 'n_trials', 'n_initial', 'opt",
+        ),
+        (
+            "search.py",
+            ["+space=mv2", "+optimizer.options.num_restart=3"],
+            "optimizer.options.num_restart: unknown key; allowed: ['num_restarts', 'raw_samples',",
+        ),
+        (
+            "search.py",
+            ["+space=mv2", "optimizer=tpe", "optimizer.n_initial=3"],
+            "optimizer.n_initial: unknown key; allowed: ['name', 'n_trials', 'options']",
+        ),
+        (
+            "search.py",
+            ["+space=mv2", "optimizer=cmaes"],
+            "optimizer=cmaes: no such option; allowed: ['botorch', 'nsga2', 'optuna_gp', 'random',",
+        ),
+        (
+            "search.py",
+            ["+space=mv2", "+logger.projekt=x"],
+            "logger.projekt: unknown key; allowed: ['name', 'project', 'entity', 'mode']",
+        ),
+        (
+            "search.py",
+            ["+space=mv2", "optimizer.n_trials=many"],
+            "optimizer.n_trials: Value 'many' of type 'str' could not be converted to Integer",
+        ),
+        (
+            "train.py",
+            ["+trainer.epoch=1"],
+            "trainer.epoch: unknown key; allowed: ['name', 'epochs',",
+        ),
+        ("confirm.py", ["run=x", "+top_kk=2"], "top_kk: unknown key; allowed: ['run',"),
+        ("scale.py", ["+space=mv2_global", "+scaling.desing=sobol"], "scaling.desing: unknown key"),
+        (
+            "report.py",
+            ["run=x", "+storage=y"],
+            "storage: unknown key; allowed: ['run', 'storage_url']",
+        ),
+    ],
+)
+def test_unknown_keys_exit_2_naming_the_key_and_the_allowed_ones(script, args, message, tmp_path):
+    done = _run(script, *args, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.stderr.startswith(f"error: {message}"), done.stderr
+    assert done.stderr.count("\n") == 1  # one line, no traceback
+    assert not list(tmp_path.rglob("study.*"))  # nothing created
+
+
+def test_multirun_jobs_are_checked_too(tmp_path):
+    # Hydra's sweeps compose per job: the check inside the task refuses the unknown key
+    done = _run("report.py", "-m", "run=x", "+storage=y,z", cwd=tmp_path)
+    assert done.returncode == 2 and "storage: unknown key" in done.stderr

@@ -1,0 +1,181 @@
+"""The study store: create/resume, dedupe by signature, failures, metadata, many workers, kills."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mv2search.search.space import load_space, spaces_dir
+from mv2search.study.objectives import Objective, Objectives
+from mv2search.study.store import WORKER_DIED
+
+sys.path.insert(0, str(Path(__file__).parent))
+import _store_worker as worker  # noqa: E402
+
+WORKER = Path(__file__).parent / "_store_worker.py"
+
+
+@pytest.fixture(scope="module")
+def specs():
+    return worker.specs()
+
+
+@pytest.fixture(scope="module")
+def space():
+    return load_space("mv2")
+
+
+def _open(url, name="s", **changes):
+    return worker.open_store(url, name, settings=dataclasses.replace(worker.SETTINGS, **changes))
+
+
+def _spawn(url, name, mode, index):
+    return subprocess.Popen(
+        [sys.executable, str(WORKER), url, name, mode, str(index), "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _run_workers(url, name, n):
+    procs = [_spawn(url, name, "all", k) for k in range(n)]
+    done = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=180)
+        assert proc.returncode == 0, err[-3000:]
+        done += json.loads(out.strip().splitlines()[-1])
+    return done
+
+
+def test_default_url_create_reopen_resume(tmp_path, specs, space):
+    store = worker.open_store(None, "demo", runs_dir=str(tmp_path))
+    assert (tmp_path / "demo" / "study.db").is_file()
+    handle = store.claim(specs[0], space.encode(specs[0]), seed=3)
+    store.complete(handle, {"accuracy": 0.7, "macs": 2.0e6}, [0.7, 2.0e6])
+    again = worker.open_store(None, "demo", runs_dir=str(tmp_path))
+    records = again.history()
+    assert again.n_complete == 1 and records.x.shape == (1, space.dim)
+    assert records.signatures == [specs[0].signature]
+    assert again.settings == worker.SETTINGS
+    assert again.settings.objectives.reference_point == (0.0, 1.0e9)
+    row = again.records()[0]
+    assert row.seed == 3 and row.wall_time_s >= 0 and row.code_version
+    assert row.metrics == {"accuracy": 0.7, "macs": 2.0e6} and row.values == (0.7, 2.0e6)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "journal"])
+def test_same_signature_is_never_evaluated_twice(tmp_path, specs, space, kind):
+    url = f"sqlite:///{tmp_path}/s.db" if kind == "sqlite" else f"journal:{tmp_path}/s.log"
+    store = _open(url)
+    x = space.encode(specs[0])
+    handle = store.claim(specs[0], x, seed=0)
+    assert store.claim(specs[0], x, seed=0) is None  # RUNNING
+    assert store.history().x_pending.shape == (1, space.dim)
+    store.complete(handle, {"accuracy": 0.5}, [0.5, 1.0])
+    assert store.claim(specs[0], x, seed=1) is None  # COMPLETE
+    assert store.result(specs[0].signature).values == (0.5, 1.0)
+    assert store.history().x_pending.shape == (0, space.dim)
+
+
+def test_failure_is_a_result_with_its_reason(tmp_path, specs, space):
+    store = _open(f"sqlite:///{tmp_path}/s.db")
+    x = space.encode(specs[1])
+    store.fail(store.claim(specs[1], x, seed=0), "CUDA out of memory")
+    assert store.claim(specs[1], x, seed=0) is None
+    assert store.history().failed == [(specs[1].signature, "CUDA out of memory")]
+    assert store.n_failed == 1 and store.n_complete == 0
+
+
+def test_metadata_mismatch_names_the_study_and_key(tmp_path):
+    url = f"sqlite:///{tmp_path}/s.db"
+    _open(url, name="alpha")
+    with pytest.raises(ValueError, match=r"'alpha'.*'optimizer'"):
+        _open(url, name="alpha", optimizer="tpe")
+    flipped = Objectives([Objective("accuracy", "min"), Objective("macs", "min")], [0.0, 1.0e9])
+    with pytest.raises(ValueError, match=r"'alpha'.*directions"):
+        _open(url, name="alpha", objectives=flipped)
+
+
+@pytest.mark.parametrize("content", [b"this is not a database at all" * 10, b"\x00" * 4096])
+def test_corrupt_file_is_an_error_naming_it_and_left_untouched(tmp_path, content):
+    path = tmp_path / "study.db"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=str(path)):
+        _open(f"sqlite:///{path}")
+    assert path.read_bytes() == content
+
+
+def test_two_processes_share_one_sqlite_study(tmp_path, specs):
+    url = f"sqlite:///{tmp_path}/s.db"
+    _open(url)
+    done = _run_workers(url, "s", 2)
+    assert sorted(done) == sorted(s.signature for s in specs)  # each exactly once
+    store = _open(url)
+    assert store.n_complete == len(specs) and store.n_failed == 0
+
+
+def test_killed_worker_is_recovered_and_its_spec_completed_once(tmp_path, specs):
+    url = f"sqlite:///{tmp_path}/s.db"
+    _open(url)
+    proc = _spawn(url, "s", "hang", 0)
+    line = proc.stdout.readline().split()
+    assert line[0] == "CLAIMED" and line[1] == specs[0].signature
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    time.sleep(4.5)  # grace period: 3 x heartbeat_s (1 s) without a heartbeat
+    done = _run_workers(url, "s", 1)  # the same command again resumes
+    assert sorted(done) == sorted(s.signature for s in specs)
+    store = _open(url)
+    assert store.history().failed == [(specs[0].signature, WORKER_DIED)]
+    assert store.n_complete == len(specs)
+    assert sorted(store.history().signatures) == sorted(done)
+
+
+def test_killed_worker_is_recovered_on_a_journal_file(tmp_path, specs):
+    url = f"journal:{tmp_path}/s.log"
+    _open(url)
+    proc = _spawn(url, "s", "hang", 0)
+    assert proc.stdout.readline().split()[0] == "CLAIMED"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    store = _open(url)
+    assert store.history().failed == [(specs[0].signature, WORKER_DIED)]
+    handle = store.claim(specs[0], load_space("mv2").encode(specs[0]), seed=0)
+    assert handle is not None
+
+
+@pytest.mark.slow
+def test_four_processes_share_one_postgresql_study(postgres_url, specs):
+    _open(postgres_url)
+    done = _run_workers(postgres_url, "s", 4)
+    assert sorted(done) == sorted(s.signature for s in specs)  # no duplicate, none lost
+    store = _open(postgres_url)
+    assert store.n_complete == len(specs) and store.n_failed == 0
+
+
+def test_a_study_stored_with_the_old_space_keys_opens_and_resumes(tmp_path):
+    # Before the spec's field names were used everywhere, mv2_global's depth multipliers were
+    # `{name: ir_depth, scales: ir_depths}`: the store reads them in today's form, so the study
+    # opens for the report and resumes with today's space file.
+    mapping = yaml.safe_load((spaces_dir() / "mv2_global.yaml").read_text())
+    settings = dataclasses.replace(worker.SETTINGS, space=mapping)
+    store = worker.open_store(f"sqlite:///{tmp_path}/s.db", "old", settings=settings)
+    old = json.loads(json.dumps(store.study.user_attrs["space"]))
+    for p in old["parameters"]:
+        if p.get("scale"):
+            p["scales"] = p.pop("name")
+            p["name"] = {"ir_depths": "ir_depth", "attn_blocks": "attn_depth"}[p["scales"]]
+            del p["scale"]
+    store.study.set_user_attr("space", old)
+    assert store.settings.space == settings.space
+    again = worker.open_store(f"sqlite:///{tmp_path}/s.db", "old", settings=settings)
+    assert again.study.user_attrs["space"] == old  # read in today's form, left as stored
