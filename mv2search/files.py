@@ -4,6 +4,9 @@ The bytes go to a temporary file in the same folder, are flushed to disk, and re
 with `os.replace` (atomic on POSIX and Windows). A process killed mid-write leaves at most a stray
 hidden `.<name>.*.tmp` file, never a truncated target. Used for checkpoints, metrics and the
 embedded data set's cache, by every subpackage (this module imports nothing from mv2search).
+
+The file gets the mode a plain `open()` would give it (0666 less the process's umask): the
+temporary file `mkstemp` makes is 0600, which would hide reports from the user's colleagues.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ def atomic_writer(path: str | Path) -> Iterator[IO[bytes]]:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(handle, 0o666 & ~_umask())
         with os.fdopen(handle, "wb") as file:
             yield file
             file.flush()
@@ -41,6 +45,13 @@ def atomic_writer(path: str | Path) -> Iterator[IO[bytes]]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it: set it straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

@@ -9,7 +9,8 @@ import pytest
 from mv2search.testing import import_timm
 from tests.postgres import postgres_url  # noqa: F401  (a fixture: PostgreSQL on loopback)
 
-REFERENCE_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
+# timm 1.0.31 state-dict keys and shapes of three presets (the weight converter's reference)
+REFERENCE_DIR = Path(__file__).resolve().parent / "arch" / "reference"
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +24,5 @@ def timm():
 
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
-    """shared/reference/ with timm's state-dict key/shape lists."""
-    if not REFERENCE_DIR.is_dir():
-        pytest.skip(f"{REFERENCE_DIR} not found")
+    """tests/arch/reference/ with timm's state-dict key/shape lists."""
     return REFERENCE_DIR
