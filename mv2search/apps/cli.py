@@ -4,7 +4,8 @@
 - `latency SPEC --device D`: measured latency (cached in `runs/latency.sqlite`);
 - `build-lut --device D --space S`: measure every block the space can produce, and calibrate;
 - `predict SPEC --device D`: predicted latency from the lookup table;
-- `validate-lut --device D --space S`: predicted vs measured on held-out random specs.
+- `validate-lut --device D --space S`: predicted vs measured on held-out random specs;
+- `repair-journal FILE`: keep a torn journal study's complete records, move the tail aside.
 """
 
 from __future__ import annotations
@@ -205,12 +206,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     cost = commands.add_parser("cost", help="print params and MACs of a spec YAML or preset")
     cost.add_argument("spec", help="a preset name or a path to a spec YAML/JSON file")
     _latency_commands(commands)
+    repair = commands.add_parser(
+        "repair-journal", help="keep a torn journal study's complete records, tail to FILE.torn"
+    )
+    repair.add_argument("file", help="the journal file, e.g. runs/<study>/study.journal")
     args = parser.parse_args(argv)
     try:
         if args.command == "presets":
             print(preset_table(args.latency, args.device, args.image_size))
         elif args.command == "cost":
             print(cost_report(load_spec(args.spec)))
+        elif args.command == "repair-journal":
+            from mv2search.study._store_journal import repair_journal
+
+            print(repair_journal(args.file).summary)
         else:
             _run_latency_command(args)
     except ValueError as err:

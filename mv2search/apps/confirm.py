@@ -7,17 +7,15 @@ report. Also installed as the `mv2search-confirm` command.
 
 from __future__ import annotations
 
-import sys
-
 from omegaconf import DictConfig, OmegaConf
 
 from mv2search.apps.config import register_confirm_configs
-from mv2search.apps.entry import hydra_entry, missing_input
+from mv2search.apps.entry import App, hydra_entry
 from mv2search.confirm import run_confirm
 from mv2search.report import build_report
 from mv2search.report.confirmation import confirmation_text
 
-__all__ = ["cli", "main", "run_confirm_app"]
+__all__ = ["APP", "cli", "main", "run_confirm_app"]
 
 
 def run_confirm_app(cfg: DictConfig) -> int:
@@ -27,16 +25,14 @@ def run_confirm_app(cfg: DictConfig) -> int:
         cfg: The composed `confirm.yaml` config.
 
     Returns:
-        The exit status: 0 done, 2 for a config or input error (printed, naming the field).
+        The exit status: 0 done.
+
+    Raises:
+        ValueError: for an input error, naming the field or file (printed by
+            `mv2search.apps.entry`).
     """
-    if missing_input(cfg, "e.g. run=runs/<study>"):
-        return 2
-    try:
-        outcome = run_confirm(OmegaConf.to_object(cfg))
-        report = build_report(cfg.run, cfg.storage_url) if cfg.report else None
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    outcome = run_confirm(OmegaConf.to_object(cfg))
+    report = build_report(cfg.run, cfg.storage_url) if cfg.report else None
     print(confirmation_text(outcome.data))
     print(
         f"{outcome.trained} runs trained or resumed in {outcome.wall_s:.0f} s. Outputs: "
@@ -46,6 +42,15 @@ def run_confirm_app(cfg: DictConfig) -> int:
     return 0
 
 
-main, cli = hydra_entry(
-    run_confirm_app, "mv2search.conf.confirm", "confirm", register_confirm_configs
+APP = App(
+    run=run_confirm_app,
+    config_module="mv2search.conf.confirm",
+    config_name="confirm",
+    register=register_confirm_configs,
+    missing_hint="e.g. run=runs/<study>",
+    interrupted=(
+        "finished runs are kept and the one in progress has its last checkpoint; run the same "
+        "command again to resume"
+    ),
 )
+main, cli = hydra_entry(APP)

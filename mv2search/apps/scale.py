@@ -7,17 +7,16 @@ and its analysis (`mv2search.scaling.run_scale`) and prints the summary. Also in
 
 from __future__ import annotations
 
-import sys
 import warnings
 
 import optuna
 from omegaconf import DictConfig, OmegaConf
 
 from mv2search.apps.config import register_scale_configs
-from mv2search.apps.entry import hydra_entry, missing_input
+from mv2search.apps.entry import App, hydra_entry
 from mv2search.scaling import ExperimentalWarning, run_scale, summary
 
-__all__ = ["cli", "main", "run_scale_app"]
+__all__ = ["APP", "cli", "main", "run_scale_app"]
 
 
 def run_scale_app(cfg: DictConfig) -> int:
@@ -27,19 +26,28 @@ def run_scale_app(cfg: DictConfig) -> int:
         cfg: The composed `scale.yaml` config.
 
     Returns:
-        The exit status: 0 done, 2 for a config or input error (printed, naming the field).
+        The exit status: 0 done.
+
+    Raises:
+        ValueError: for an input error, naming the field (printed by `mv2search.apps.entry`).
     """
-    if missing_input(cfg, "set each on the command line", space=True):
-        return 2
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.simplefilter("ignore", ExperimentalWarning)  # the command is the experiment
-    try:
-        outcome = run_scale(OmegaConf.to_object(cfg))
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    outcome = run_scale(OmegaConf.to_object(cfg))
     print(summary(outcome))
     return 0
 
 
-main, cli = hydra_entry(run_scale_app, "mv2search.conf.scale", "scale", register_scale_configs)
+APP = App(
+    run=run_scale_app,
+    config_module="mv2search.conf.scale",
+    config_name="scale",
+    register=register_scale_configs,
+    missing_hint="set each on the command line",
+    interrupted=(
+        "the study keeps every finished trial; run the same command again to resume the "
+        "study and then the analysis"
+    ),
+    needs_space=True,
+)
+main, cli = hydra_entry(APP)

@@ -8,17 +8,16 @@ installed as the `mv2search-search` command, so it works from any directory afte
 
 from __future__ import annotations
 
-import sys
 import warnings
 
 import optuna
 from omegaconf import DictConfig, OmegaConf
 
 from mv2search.apps.config import register_search_configs
-from mv2search.apps.entry import hydra_entry, missing_input
+from mv2search.apps.entry import App, hydra_entry
 from mv2search.search import run_search
 
-__all__ = ["cli", "main", "run_search_app"]
+__all__ = ["APP", "cli", "main", "run_search_app"]
 
 
 def run_search_app(cfg: DictConfig) -> int:
@@ -28,27 +27,39 @@ def run_search_app(cfg: DictConfig) -> int:
         cfg: The composed `search.yaml` config.
 
     Returns:
-        The exit status: 0 done, 2 for a config or input error (printed, naming the field).
+        The exit status: 0 done.
+
+    Raises:
+        ValueError: for an input error, naming the field or file (`mv2search.apps.entry`
+            prints it and exits 2).
     """
-    if missing_input(cfg, "set each on the command line", space=True):
-        return 2
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # gpytorch's interpolation builds a sparse tensor on every GP fit; torch warns about it once
     warnings.filterwarnings("ignore", message="Sparse invariant checks", category=UserWarning)
-    try:
-        outcome = run_search(OmegaConf.to_object(cfg))
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    outcome = run_search(OmegaConf.to_object(cfg))
     print(outcome.summary)
+    who = "this worker" if outcome.workers == 1 else f"{outcome.workers} workers"
     if outcome.latency_check is not None:
         print(f"latency predictor, measured on the front: {outcome.latency_check.summary()}")
     print(
-        f"{outcome.n_complete} complete, {outcome.n_failed} failed; this worker evaluated "
+        f"{outcome.n_complete} complete, {outcome.n_failed} failed, {outcome.n_retried} retried "
+        f"(worker died); {who} evaluated "
         f"{outcome.evaluated} in {outcome.wall_s:.0f} s. Outputs: {outcome.out_dir}/ "
         "(pareto/*.yaml, pareto.json, trials.csv, hypervolume.json, study store)"
     )
     return 0
 
 
-main, cli = hydra_entry(run_search_app, "mv2search.conf.search", "search", register_search_configs)
+APP = App(
+    run=run_search_app,
+    config_module="mv2search.conf.search",
+    config_name="search",
+    register=register_search_configs,
+    missing_hint="set each on the command line",
+    interrupted=(
+        "the study keeps every finished trial; the running one is marked 'worker died' and is "
+        "evaluated first, from its last checkpoint, when you run the same command again"
+    ),
+    needs_space=True,
+)
+main, cli = hydra_entry(APP)

@@ -8,15 +8,13 @@ memory, undecodable data), 2 for an input error.
 
 from __future__ import annotations
 
-import sys
-
 from omegaconf import DictConfig, OmegaConf
 
 from mv2search.apps.config import register_train_configs
-from mv2search.apps.entry import hydra_entry, missing_input
+from mv2search.apps.entry import App, hydra_entry
 from mv2search.train import run_train
 
-__all__ = ["cli", "main", "run_train_app"]
+__all__ = ["APP", "cli", "main", "run_train_app"]
 
 
 def run_train_app(cfg: DictConfig) -> int:
@@ -26,16 +24,22 @@ def run_train_app(cfg: DictConfig) -> int:
         cfg: The composed `train.yaml` config.
 
     Returns:
-        The exit status: 0 a finished run, 1 a failed one, 2 for a config or input error.
+        The exit status: 0 a finished run, 1 a failed one (diverged, out of memory).
+
+    Raises:
+        ValueError: for an input error (an unknown preset, a malformed spec file, a missing data
+            folder, a bad trainer setting), naming it (printed by `mv2search.apps.entry`).
     """
-    if missing_input(cfg, "set each on the command line"):
-        return 2
-    try:
-        result = run_train(OmegaConf.to_object(cfg))
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    result = run_train(OmegaConf.to_object(cfg))
     return 0 if result.ok else 1
 
 
-main, cli = hydra_entry(run_train_app, "mv2search.conf", "train", register_train_configs)
+APP = App(
+    run=run_train_app,
+    config_module="mv2search.conf",
+    config_name="train",
+    register=register_train_configs,
+    missing_hint="set each on the command line",
+    interrupted="the run keeps its last checkpoint; run the same command again to resume it",
+)
+main, cli = hydra_entry(APP)

@@ -35,3 +35,6 @@ class ConfirmAppConfig:
     cost_tolerance: float = 0.05
     torch_device: str = "auto"  # where to train: auto, cpu, cuda, cuda:N
     report: bool = True  # rebuild runs/<study>/report.html at the end
+    # root of the confirmation's training runs, latency store and Hydra's files (None: the
+    # study's own runs folder, the parent of `run`; confirm.yaml says so with ${parent:${run}})
+    runs_dir: str | None = None

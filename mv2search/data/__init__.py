@@ -15,6 +15,7 @@ augmentation is seeded by `(seed, epoch, index)`, so it does not depend on the D
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from torch.utils.data import Dataset
 
 from mv2search.data.collate import Skipped, collate_skip
 from mv2search.data.embedded import CLASS_NAMES, EMBEDDED_AUGMENTATIONS, EmbeddedShapes
-from mv2search.data.folder import ImageFolderDataset, folder_samples, verify_images
+from mv2search.data.folder import LAYOUT, ImageFolderDataset, folder_samples, verify_images
 from mv2search.data.mixing import MixConfig, Mixup, mix, one_hot_smooth
 from mv2search.data.seeding import derive_seed, sample_generator
 from mv2search.data.splits import SubsetDataset, balanced_subset, stratified_split, subset_or_all
@@ -35,6 +36,7 @@ from mv2search.data.transforms import (
 )
 
 __all__ = [
+    "check_source",
     "CLASS_NAMES",
     "EMBEDDED_AUGMENTATIONS",
     "NATURAL_IMAGES",
@@ -77,12 +79,19 @@ class DataOptions:
     val_fraction: float = 0.1
     # class-balanced train subset: a fraction in (0, 1], an int count, or None = all
     subset: float | int | None = None
-    # cache of the embedded set; None = runs/data/embedded relative to the working directory
+    # cache of the embedded set; None = <runs_dir>/data/embedded of the app (`under`), or
+    # runs/data/embedded relative to the working directory
     cache_dir: str | None = None
     # eval centre-crop fraction for folders (shorter side resized to image_size / crop_pct)
     crop_pct: float = 0.875
     # decode every folder image up front and drop the undecodable ones
     verify: bool = False
+
+    def under(self, runs_dir: str | Path) -> DataOptions:
+        """These options with the embedded cache in `<runs_dir>/data/embedded` unless set."""
+        if self.cache_dir is not None:
+            return self
+        return dataclasses.replace(self, cache_dir=str(Path(runs_dir) / "data" / "embedded"))
 
 
 @dataclass(frozen=True)
@@ -125,6 +134,32 @@ def _folder(
     )
     train = subset_or_all(train, options.subset, seed)
     return DataSplits(train, val, len(classes), classes, str(root))
+
+
+def check_source(
+    source: str | os.PathLike, options: DataOptions | None = None, seed: int = 0
+) -> None:
+    """Check a data source before anything is built or trained on it: the embedded set, or an
+    image folder with class subfolders that hold images (`folder.LAYOUT`). Lists the files; does
+    not decode them.
+
+    Raises:
+        ValueError: naming `data.source` and what is wrong (missing, empty, no classes, a class
+            without images, a train/ without val/), with the layout allowed.
+    """
+    if str(source) == EMBEDDED:
+        return
+    options = options or DataOptions()
+    root = Path(source)
+    if not root.is_dir():
+        raise ValueError(
+            f"data.source: {str(source)!r} is neither {EMBEDDED!r} nor an existing folder; "
+            f"allowed: {EMBEDDED!r} or a folder laid out as {LAYOUT}"
+        )
+    try:
+        folder_samples(root, options.val_fraction, seed)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"data.source: {err}") from err
 
 
 def build_datasets(

@@ -1,10 +1,13 @@
-"""`runs/<study>/report.html`: one self-contained page (images inlined), built from the store.
+"""`runs/<study>/report.html`: one self-contained page, built from the store, that works offline.
 
 It can be built at any time, also while workers are still running: it reads the store, never
-writes to it. Sections: the run's facts (objectives, reference point, budgets, device, trainer),
-the Pareto plane (colour = MACs, front highlighted), the hypervolume curve, parallel coordinates
-of the global factors, `confirm.py`'s proxy-vs-full section once it has run, the front as a
-table and every trial as a table. The same figures are written as PNGs under `runs/<study>/report/`.
+writes to it. Sections: the run's facts (objectives, reference point, budgets, device, trainer,
+trials complete / failed / retried / running), Optuna's interactive figures of the study
+(`mv2search.report.interactive`: Pareto front, hypervolume history, parallel coordinates,
+parameter importances; plotly.js inlined once), the latency predictor's check (PNG), the
+confirmation and scaling sections once they have run (PNGs), and the front and every trial as
+tables that sort by a click on a header. The matplotlib figures (Pareto plane, hypervolume,
+global factors, latency check) are written as PNGs under `runs/<study>/report/`.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import base64
 import html
 import io
 import json
+import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +26,20 @@ from matplotlib import pyplot as plt
 from mv2search.cost.validation import scatter_figure
 from mv2search.files import atomic_write_bytes
 from mv2search.report.confirmation import confirmation_section
+from mv2search.report.interactive import (
+    ERROR_RECORDER,
+    RENDER_CHECK,
+    SORT_SCRIPT,
+    InteractiveFigure,
+    plotly_library,
+    study_figures,
+)
 from mv2search.report.latency_check import read_latency_check
 from mv2search.report.plots import hypervolume_figure, parallel_figure, pareto_figure
 from mv2search.report.scaling import scaling_section
 from mv2search.report.tables import trial_rows
 from mv2search.study.front import Front, front_of, hypervolume_trace
-from mv2search.study.store import StudySettings, StudyStore, TrialRecord
+from mv2search.study.store import WORKER_DIED, StudySettings, StudyStore, TrialRecord
 
 __all__ = ["build_report"]
 
@@ -50,7 +63,31 @@ def build_report(folder: str | Path, url: str | None = None) -> Path:
     objectives = settings.objectives
     records = store.records()
     front = front_of(records, objectives)
+    images, facts = _static_figures(folder, settings, records, front)
+    confirmation = confirmation_section(folder)  # confirm.py's section, once it has run
+    for name, png in (confirmation.images if confirmation else {}).items():
+        atomic_write_bytes(folder / "report" / f"{name}.png", png)
+    extra = confirmation.html if confirmation else ""
+    extra += scaling_section(folder)  # scale.py's section, once it has run
+    content = _Content(
+        interactive=study_figures(store.study, objectives),
+        images={k: v for k, v in images.items() if k in _STATIC},
+        facts=facts,
+        sections=extra,
+    )
+    page = _page(folder.name, settings, records, front, content)
+    atomic_write_bytes(folder / "report.html", page.encode())
+    return folder / "report.html"
+
+
+def _static_figures(
+    folder: Path, settings: StudySettings, records: list[TrialRecord], front: Front
+) -> tuple[dict[str, bytes], dict[str, str]]:
+    """Write the matplotlib figures as `report/<name>.png`; return the PNGs by name and the
+    latency predictor's fact (a predicted-latency study)."""
+    objectives = settings.objectives
     trace = hypervolume_trace(records, objectives)
+    # The page draws these with plotly; the PNGs stay for slides and papers.
     figures = {"hypervolume": hypervolume_figure(trace, objectives.reference_point)}
     if objectives.m >= 2:
         figures["pareto"] = pareto_figure(records, front.records, objectives)
@@ -72,14 +109,23 @@ def build_report(folder: str | Path, url: str | None = None) -> Path:
         plt.close(fig)
         images[name] = buffer.getvalue()
         atomic_write_bytes(folder / "report" / f"{name}.png", images[name])
-    confirmation = confirmation_section(folder)  # confirm.py's section, once it has run
-    for name, png in (confirmation.images if confirmation else {}).items():
-        atomic_write_bytes(folder / "report" / f"{name}.png", png)
-    extra = confirmation.html if confirmation else ""
-    extra += scaling_section(folder)  # scale.py's section, once it has run
-    page = _page(folder.name, settings, records, front, images, facts, extra)
-    atomic_write_bytes(folder / "report.html", page.encode())
-    return folder / "report.html"
+    return images, facts
+
+
+@dataclass(frozen=True)
+class _Content:
+    """What the page shows besides the facts and the tables."""
+
+    interactive: list[InteractiveFigure]  # Optuna's figures, drawn by plotly.js in the page
+    images: dict[str, bytes]  # PNGs inlined: figures Optuna has no equivalent of
+    facts: dict[str, str]  # facts of a later stage (the latency predictor's check)
+    sections: str  # the confirmation and scaling sections (HTML)
+
+
+# Figures inlined as PNGs, with their captions.
+_STATIC = {
+    "latency": "Latency predictor: predicted vs measured latency of the front's networks",
+}
 
 
 def _page(
@@ -87,57 +133,66 @@ def _page(
     settings: StudySettings,
     records: list[TrialRecord],
     front: Front,
-    images: dict[str, bytes],
-    extra_facts: dict[str, str],
-    sections: str = "",
+    content: _Content,
 ) -> str:
+    facts = {**_facts(settings, records, front), **content.facts}
+    parts = [f"<h1>Study {html.escape(name)}</h1>", _facts_table(facts)]
+    drawn = [f for f in content.interactive if f.html is not None]
+    for figure in content.interactive:
+        if figure.html is None:
+            note = f"{figure.caption}: {figure.note}."
+            parts.append(f'<p class="skipped">{html.escape(note)}</p>')
+            continue
+        parts.append(f'<figure class="plotly-figure" id="figure-{figure.name}">{figure.html}')
+        parts.append(f"<figcaption>{html.escape(figure.caption)}</figcaption></figure>")
+    for key, caption in _STATIC.items():
+        if key in content.images:
+            data = base64.b64encode(content.images[key]).decode()
+            parts.append(f'<figure><img alt="{key}" src="data:image/png;base64,{data}">')
+            parts.append(f"<figcaption>{caption}</figcaption></figure>")
+    parts.append(content.sections)
+    parts.append(f"<h2>Pareto front ({len(front.records)} points)</h2>")
+    parts.append(_trials_table(front.records, "front"))
+    parts.append(f"<h2>All trials ({len(records)})</h2>")
+    parts.append(_trials_table(records, "trials"))
+    parts += [SORT_SCRIPT, RENDER_CHECK]
+    body = "\n".join(parts)
+    # plotly.js once, before the first figure's script; none when no figure is drawn.
+    library = plotly_library() if drawn else ""
+    return (
+        f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(name)}</title>'
+        f"{ERROR_RECORDER}<style>{_STYLE}</style>{library}</head><body>\n{body}\n</body></html>\n"
+    )
+
+
+_STYLE = (
+    "body{font-family:sans-serif;margin:2em;max-width:1100px}"
+    "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;"
+    "padding:2px 6px;text-align:right}figure{display:inline-block;margin:1em}"
+    "figure.plotly-figure{display:block;margin:1em 0}p.skipped{color:#666}"
+    "table.sortable thead th{cursor:pointer;background:#f4f4f4;user-select:none}"
+    'table.sortable th[aria-sort=ascending]::after{content:" \\25B2"}'
+    'table.sortable th[aria-sort=descending]::after{content:" \\25BC"}'
+)
+
+
+def _facts(settings: StudySettings, records: list[TrialRecord], front: Front) -> dict[str, Any]:
     objectives = settings.objectives
     states = [r.state for r in records]
-    facts = {
+    # A trial whose worker died is not a failure: its spec is claimed again (`StudyStore`).
+    retried = sum(r.state == "FAIL" and r.reason == WORKER_DIED for r in records)
+    return {
         "objectives": ", ".join(f"{o.name} ({o.direction})" for o in objectives.objectives),
         "reference point": list(objectives.reference_point),
         "budgets": {b.metric: b.max_value for b in objectives.budgets},
         "device / latency": f"{settings.device} ({settings.latency})",
         "proxy trainer": settings.trainer.get("name"),
         "optimizer": settings.optimizer,
-        "trials": f"{states.count('COMPLETE')} complete, {states.count('FAIL')} failed, "
-        f"{states.count('RUNNING')} running",
+        "trials": f"{states.count('COMPLETE')} complete, {states.count('FAIL') - retried} failed, "
+        f"{retried} retried ({WORKER_DIED}), {states.count('RUNNING')} running",
         "hypervolume": f"{front.hypervolume:.6g}",
         "code version": settings.code_version,
-        **extra_facts,
     }
-    parts = [f"<h1>Study {html.escape(name)}</h1>", _facts_table(facts)]
-    captions = {
-        "pareto": "Pareto plane (colour: GMACs; the front in red)",
-        "hypervolume": "Hypervolume after every finished trial",
-        "factors": "Global factors of every trial (colour: accuracy)",
-        "latency": "Latency predictor: predicted vs measured latency of the front's networks",
-    }
-    for key, caption in captions.items():
-        if key in images:
-            data = base64.b64encode(images[key]).decode()
-            parts.append(f'<figure><img alt="{key}" src="data:image/png;base64,{data}">')
-            parts.append(f"<figcaption>{caption}</figcaption></figure>")
-    parts.append(sections)
-    parts.append(f"<h2>Pareto front ({len(front.records)} points)</h2>")
-    parts.append(_trials_table(front.records, "front"))
-    parts.append(f"<h2>All trials ({len(records)})</h2>")
-    parts.append(_trials_table(records, "trials"))
-    style = (
-        "body{font-family:sans-serif;margin:2em;max-width:1100px}"
-        "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;"
-        "padding:2px 6px;text-align:right}figure{display:inline-block;margin:1em}"
-    )
-    # Lets a headless browser tell that every figure decoded (tests/report/test_html.py).
-    parts.append(
-        "<script>document.body.dataset.imagesLoaded = Array.from(document.images)"
-        ".filter(i => i.complete && i.naturalWidth > 0).length;</script>"
-    )
-    body = "\n".join(parts)
-    return (
-        f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(name)}</title>'
-        f"<style>{style}</style></head><body>\n{body}\n</body></html>\n"
-    )
 
 
 def _facts_table(facts: dict[str, Any]) -> str:
@@ -149,13 +204,40 @@ def _facts_table(facts: dict[str, Any]) -> str:
 
 
 def _trials_table(records: list[TrialRecord], css: str) -> str:
+    """A sortable table (`SORT_SCRIPT`): numeric columns are marked `data-type="number"` and
+    every cell carries its exact value as `data-sort` (empty when missing)."""
     columns, rows = trial_rows(records)
     keep = [i for i, c in enumerate(columns) if c not in ("signature", "on_front")]
-    lines = ["<tr>" + "".join(f"<th>{columns[i]}</th>" for i in keep) + "</tr>"]
+    numeric = set()
+    for i in keep:
+        values = [row[i] for row in rows if not _missing(row[i])]
+        if values and all(_is_number(v) for v in values):
+            numeric.add(i)
+    marks = {i: ' data-type="number"' if i in numeric else "" for i in keep}
+    head = "".join(f"<th{marks[i]}>{html.escape(columns[i])}</th>" for i in keep)
+    lines = [f"<thead><tr>{head}</tr></thead><tbody>"]
     for row in rows:
-        cells = "".join(f"<td>{html.escape(_text(row[i]))}</td>" for i in keep)
+        cells = "".join(
+            f'<td data-sort="{html.escape(_key(row[i]))}">{html.escape(_text(row[i]))}</td>'
+            for i in keep
+        )
         lines.append(f"<tr>{cells}</tr>")
-    return f'<table class="{css}">' + "".join(lines) + "</table>"
+    return f'<table class="{css} sortable">' + "".join(lines) + "</tbody></table>"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value == "" or (isinstance(value, float) and math.isnan(value))
+
+
+def _key(value: Any) -> str:
+    """A cell's sort key: its exact value (`repr` of a number), empty when missing."""
+    if _missing(value):
+        return ""
+    return repr(value) if _is_number(value) else _text(value)
 
 
 def _text(value: Any) -> str:

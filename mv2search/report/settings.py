@@ -15,3 +15,4 @@ class ReportAppConfig:
 
     run: str = MISSING  # the search's output folder, runs/<study>
     storage_url: str | None = None  # the study's URL when not the folder's own file (PostgreSQL)
+    runs_dir: str | None = None  # where Hydra's files go (report.yaml: the parent of `run`)

@@ -37,6 +37,7 @@ from mv2search.scaling.settings import ScaleAppConfig, check_scaling
 from mv2search.scaling.trained import load_recipe_of, train_comparison
 from mv2search.search.runner import SearchOutcome, SearchWorker
 from mv2search.search.space import SearchSpace
+from mv2search.search.workers import run_search
 
 __all__ = ["ScaleOutcome", "prepare", "run_scale", "summary"]
 
@@ -104,8 +105,8 @@ def run_scale(cfg: ScaleAppConfig, progress: bool | None = None) -> ScaleOutcome
         ValueError: for bad input (see `prepare` and `SearchWorker`), or too few COMPLETE trials.
     """
     cfg, grid = prepare(cfg)
-    worker = SearchWorker(cfg)
-    search = worker.run(progress)
+    search = run_search(cfg, progress)  # `workers` processes on the study
+    worker = SearchWorker(dataclasses.replace(cfg, workers="1"))  # the finished study, reopened
     analysis, _ = analyse(
         worker.store.records(), grid, list(worker.objectives.budgets), cfg.scaling, cfg.seed
     )
@@ -115,7 +116,7 @@ def run_scale(cfg: ScaleAppConfig, progress: bool | None = None) -> ScaleOutcome
         analysis.trained = train_comparison(worker.evaluator, data, grid, recipe, progress)
         analysis.principles = principles(analysis)
         data = write_analysis(worker.out_dir, analysis, grid)
-    log_scaling(worker.logger, worker.out_dir, data)
+    log_scaling(worker.make_logger(), worker.out_dir, data)
     return ScaleOutcome(search, data, worker.out_dir)
 
 

@@ -10,9 +10,10 @@ from mv2search.search._parameter import Parameter
 from mv2search.search.evaluator import EvaluationFailed, Evaluator
 from mv2search.search.loop import optimize
 from mv2search.search.optimizers import OPTIMIZERS, Optimizer, make_optimizer
-from mv2search.search.runner import SearchOutcome, SearchWorker, run_search
+from mv2search.search.runner import SearchOutcome, SearchWorker
 from mv2search.search.settings import SearchAppConfig, TrainingSetup, rebuild_study
 from mv2search.search.space import SearchSpace, available_spaces, load_space, spaces_dir
+from mv2search.search.workers import resolve_workers, run_search
 
 __all__ = [
     "OPTIMIZERS",
@@ -30,6 +31,7 @@ __all__ = [
     "make_optimizer",
     "optimize",
     "rebuild_study",
+    "resolve_workers",
     "run_search",
     "spaces_dir",
 ]

@@ -13,9 +13,11 @@ workers on one study. Each turn of the loop reads the study afresh (method.md 4)
 4. the outputs of `runs/<study>/` are rewritten (`mv2search.report.outputs`).
 
 The study stops at `optimizer.n_trials` finished trials (COMPLETE, or FAIL with a reason); a
-worker that finds the rest running waits for them, and takes over any that die. Workers that
-read the study at the same moment may each start one trial more than it needs, so N workers
-finish with `n_trials` to `n_trials + N - 1` trials (as Optuna's `MaxTrialsCallback`).
+worker that finds the rest running waits for them, and takes over any that die. A claim counts
+the study's finished and running trials under the study's lock (`StudyStore.claim(limit=...)`),
+so any number of workers finish with exactly `n_trials`. A trial whose worker died is not
+counted: it stays in the study as a FAIL row "worker died" and its spec is evaluated again (a
+retry, reported as such).
 """
 
 from __future__ import annotations
@@ -32,12 +34,14 @@ from tqdm import tqdm
 from mv2search.arch.spec import ArchSpec
 from mv2search.cost.device import DeviceProfile
 from mv2search.cost.validation import PredictionReport
+from mv2search.data import check_source
 from mv2search.report.outputs import write_outputs
 from mv2search.report.tables import summary_table
 from mv2search.search.evaluator import EvaluationFailed, Evaluator
 from mv2search.search.latency_check import check_front_latency
 from mv2search.search.loggers import LOGGERS, StudyLogger
 from mv2search.search.optimizers import build_optimizer
+from mv2search.search.preflight import check_budgets, check_device
 from mv2search.search.registry import lookup
 from mv2search.search.settings import (
     SearchAppConfig,
@@ -49,7 +53,7 @@ from mv2search.search.space import SearchSpace
 from mv2search.study.front import Front
 from mv2search.study.store import WORKER_DIED, Records, StudyStore
 
-__all__ = ["SearchOutcome", "SearchWorker", "run_search", "study_name"]
+__all__ = ["SearchOutcome", "SearchWorker", "study_name"]
 
 
 @dataclass(frozen=True)
@@ -60,13 +64,15 @@ class SearchOutcome:
     out_dir: Path
     front: Front
     n_complete: int
-    n_failed: int
+    n_failed: int  # FAIL trials with a reason (they count towards n_trials)
+    n_retried: int  # trials whose worker died, their specs evaluated again
     n_rejected: int  # candidates this worker's optimizer skipped as over budget
-    evaluated: int  # trials this worker evaluated
+    evaluated: int  # trials the workers of this command evaluated
     wall_s: float
     summary: str
     # predicted vs measured latency of the front (`evaluator.latency=predicted` only)
     latency_check: PredictionReport | None = None
+    workers: int = 1  # worker processes of this command (`workers=`)
 
 
 def study_name(cfg: SearchAppConfig, space: SearchSpace) -> str:
@@ -91,13 +97,18 @@ class SearchWorker:
         self.objectives = build_objectives(cfg.objectives)
         self.name = study_name(cfg, self.space)
         self.out_dir = Path(cfg.runs_dir) / self.name
-        training = TrainingSetup(cfg.trainer, cfg.data.source, _data_options(cfg), cfg.seed)
+        options = cfg.data.options.under(cfg.runs_dir)
+        training = TrainingSetup(cfg.trainer, cfg.data.source, options, cfg.seed)
         device = _device(cfg.device)
         self.evaluator = Evaluator(
             self.objectives.names, training, device, cfg.evaluator, cfg.runs_dir
         )
         self.n_rejected = 0  # candidates the optimizer met over a budget
         # everything that can be refused is checked before the study is created or opened
+        if "accuracy" in self.objectives.names:
+            check_source(cfg.data.source, options, cfg.seed)
+        check_budgets(self.space, self.objectives)
+        check_device(device, self.objectives.names, cfg.evaluator.torch_device)
         self.optimizer = build_optimizer(
             cfg.optimizer, self.space, self.objectives, cfg.seed, self._feasible
         )
@@ -113,6 +124,11 @@ class SearchWorker:
             runs_dir=cfg.runs_dir,
             heartbeat_s=cfg.storage.heartbeat_s,
         )
+
+    def make_logger(self) -> StudyLogger:
+        """The configured logger of this worker (`logger` group), given the study's settings."""
+        config = self.settings.to_attrs()
+        return self._logger_class(self.cfg.logger, self.name, self.out_dir, self.objectives, config)
 
     def _feasible(self, x: torch.Tensor) -> bool:
         ok = self.objectives.is_feasible(self.space.decode(x))
@@ -131,10 +147,7 @@ class SearchWorker:
         """
         start, evaluated = time.monotonic(), 0
         target = self.cfg.optimizer.n_trials
-        config = self.settings.to_attrs()
-        self.logger = self._logger_class(
-            self.cfg.logger, self.name, self.out_dir, self.objectives, config
-        )
+        self.logger = self.make_logger()
         records = self.store.history()
         bar = tqdm(
             total=target,
@@ -166,6 +179,7 @@ class SearchWorker:
             front=front,
             n_complete=self.store.n_complete,
             n_failed=len(records.x_failed),
+            n_retried=sum(reason == WORKER_DIED for _, reason in records.failed),
             n_rejected=self.n_rejected,
             evaluated=evaluated,
             wall_s=time.monotonic() - start,
@@ -187,7 +201,7 @@ class SearchWorker:
 
     def _evaluate(self, spec: ArchSpec, x: torch.Tensor) -> int:
         """Claim and evaluate one spec; 0 when another worker holds it."""
-        handle = self.store.claim(spec, x, self.cfg.seed)
+        handle = self.store.claim(spec, x, self.cfg.seed, limit=self.cfg.optimizer.n_trials)
         if handle is None:
             return 0
         try:
@@ -212,11 +226,6 @@ class SearchWorker:
         return f"HV {hv:.4g}, {len(records.x_failed)} failed, {records.x_pending.shape[0]} running"
 
 
-def run_search(cfg: SearchAppConfig, progress: bool | None = None) -> SearchOutcome:
-    """Build a worker for `cfg` and run it (see `SearchWorker`)."""
-    return SearchWorker(cfg).run(progress)
-
-
 def _device(value: Any) -> DeviceProfile:
     if isinstance(value, DeviceProfile):
         return value
@@ -225,11 +234,3 @@ def _device(value: Any) -> DeviceProfile:
         return DeviceProfile.from_dict(fields)
     except (TypeError, ValueError) as err:
         raise ValueError(f"device: {err}") from err
-
-
-def _data_options(cfg: SearchAppConfig) -> Any:
-    options = cfg.data.options
-    if options.cache_dir is None:
-        cache = str(Path(cfg.runs_dir) / "data" / "embedded")
-        options = dataclasses.replace(options, cache_dir=cache)
-    return options

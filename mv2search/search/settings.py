@@ -133,6 +133,12 @@ class SearchAppConfig:
     study: str | None = None  # study name (None: <space>-<objectives>-<optimizer>-s<seed>)
     seed: int = 0  # proposals and proxy training
     runs_dir: str = "runs"  # root of everything the project writes
+    # worker processes on the study from this command: auto (one per core, one torch thread
+    # each) or N (1: this process alone, with the environment's threads)
+    workers: str = "auto"
+    # a job's index when a Hydra launcher starts N of them on one study
+    # (`-m hydra/launcher=submitit_local workers=1 worker_index=0,1,2`); changes nothing else
+    worker_index: int = 0
 
 
 @dataclass(frozen=True)

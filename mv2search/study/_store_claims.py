@@ -7,8 +7,13 @@ owner, reclaimable) -> bool` then `bind(signature, owner, trial_id) -> bool`:
   primary key `(study_name, signature)`. `take` inserts the row (the primary key makes exactly one
   concurrent insert win) or, when the row's trial may be taken over, moves it to the new owner
   with a compare-and-swap `UPDATE ... WHERE owner = :old` (exactly one concurrent update matches).
-- `LockClaims` (journal files, one machine): an exclusive `flock` on `<journal>.lock-claims`
-  held around "look for the signature, then create the trial", so check-then-create is atomic.
+- journal files (one machine): no table; the study lock below alone makes check-then-create
+  atomic.
+
+`study_lock` serialises every claim of a study, across processes and machines, so that "count the
+study's trials, look for the signature, then create the trial" is atomic: N workers finish with
+exactly `n_trials` trials. An exclusive `flock` on `<file>.lock-claims` for SQLite and journal
+files (one machine), a session advisory lock (`pg_advisory_lock`) for PostgreSQL.
 """
 
 from __future__ import annotations
@@ -118,6 +123,30 @@ class RDBClaims:
                 {"tid": trial_id, "study": self.study_name, "sig": signature, "owner": owner},
             )
         return moved.rowcount == 1
+
+
+@contextlib.contextmanager
+def study_lock(lock_file: Path | None, engine: sa.Engine | None, study_name: str) -> Iterator[None]:
+    """Hold the study's claim lock for the `with` block (see the module docstring).
+
+    Args:
+        lock_file: The lock file beside a SQLite or journal store; None for a server.
+        engine: The SQLAlchemy engine of a server store (PostgreSQL).
+        study_name: The study.
+    """
+    if lock_file is not None:
+        with file_lock(lock_file):
+            yield
+        return
+    assert engine is not None, "a server store needs its engine"
+    key = {"key": f"mv2search:{study_name}"}
+    with engine.connect() as conn:
+        conn.execute(sa.text("SELECT pg_advisory_lock(hashtext(:key))"), key)
+        try:
+            yield
+        finally:
+            conn.execute(sa.text("SELECT pg_advisory_unlock(hashtext(:key))"), key)
+            conn.commit()
 
 
 @contextlib.contextmanager

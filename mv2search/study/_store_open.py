@@ -15,9 +15,9 @@ from typing import Any
 
 import optuna
 import sqlalchemy
-from optuna.storages import JournalStorage, RDBStorage
-from optuna.storages.journal import JournalFileBackend
+from optuna.storages import RDBStorage
 
+from mv2search.study._store_journal import open_journal
 from mv2search.study._store_records import upgrade_attrs
 
 __all__: list[str] = []
@@ -60,7 +60,8 @@ def build_storage(url: str, heartbeat_s: float) -> optuna.storages.BaseStorage:
 
     Raises:
         ValueError: naming the file when it exists but is not a readable study store (the file is
-            left untouched).
+            left untouched); for a journal with a torn tail, also where its complete records end
+            and the `mv2search repair-journal` command.
     """
     path = local_path(url)
     if path is not None and path.exists() and path.stat().st_size > 0:
@@ -68,7 +69,7 @@ def build_storage(url: str, heartbeat_s: float) -> optuna.storages.BaseStorage:
             raise ValueError(f"{path}: not an SQLite study store (left untouched)")
     try:
         if url.startswith("journal:"):
-            return JournalStorage(JournalFileBackend(str(path)))
+            return open_journal(path)  # refuses a torn tail before Optuna reads or appends
         # SQLite: wait for the other workers' write locks instead of failing at once.
         kwargs: dict[str, Any] = (
             {"connect_args": {"timeout": 60}} if path is not None else {"pool_pre_ping": True}
@@ -99,33 +100,82 @@ def _rdb_storage(url: str, kwargs: dict[str, Any], heartbeat_s: float) -> RDBSto
     raise AssertionError("unreachable")
 
 
-def check_metadata(study: optuna.Study, attrs: dict[str, Any]) -> None:
+def check_metadata(study: optuna.Study, attrs: dict[str, Any], replaceable: bool) -> bool:
     """Write the study's settings (`StudySettings.to_attrs()`) on first open; on reopen, require
-    them to be the same.
+    them to be the same, unless the study holds no finished trial (`replaceable`): then the new
+    settings replace the old.
+
+    Args:
+        study: The opened study.
+        attrs: The settings to store or compare.
+        replaceable: The study holds no finished trial (nothing would be lost).
+
+    Returns:
+        Whether the study must be created again: its directions differ and it is replaceable
+        (Optuna keeps a study's directions for good).
 
     Raises:
-        ValueError: naming the study and the first differing key.
+        ValueError: naming the study and only the settings that differ, with both values.
     """
     wanted = json.loads(json.dumps(dict(attrs)))
     stored = upgrade_attrs(study.user_attrs)
-    if "directions" not in stored:
+    if "directions" not in stored or replaceable:
+        stored_directions = [d.name.lower() for d in study.directions]
+        if replaceable and stored_directions != wanted["directions"]:
+            return True
         for key, value in wanted.items():
             study.set_user_attr(key, value)
         study.set_user_attr("code_version", code_version())
-        return
-    stored_directions = [d.name.lower() for d in study.directions]
-    if stored_directions != wanted["directions"]:
+        return False
+    changed = settings_diff(stored, wanted)
+    if changed:
+        shown = "; ".join(changed[:8]) + ("; ..." if len(changed) > 8 else "")
         raise ValueError(
-            f"study {study.study_name!r}: directions {wanted['directions']} differ from the "
-            f"stored {stored_directions}"
+            f"study {study.study_name!r} holds finished trials made with other settings: "
+            f"{shown}. Use the same settings to resume it, or another study name (study=...)"
         )
-    known = set(stored) - set(_RESERVED)
-    for key in sorted(known | set(wanted)):
-        if stored.get(key) != wanted.get(key):
-            raise ValueError(
-                f"study {study.study_name!r}: metadata {key!r} is {wanted.get(key)!r} here but "
-                f"{stored.get(key)!r} in the store; use another study name or the same settings"
-            )
+    return False
+
+
+def settings_diff(stored: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
+    """`"<key> is <wanted> here but <stored> in the store"` for every leaf that differs
+    (dotted keys, `[i]` for list entries; the store's own keys are not compared)."""
+    flat_stored, flat_wanted = _leaves(stored, ""), _leaves(wanted, "")
+    keys = (set(flat_stored) | set(flat_wanted)) - {k for k in flat_stored if _reserved(k)}
+    return [
+        f"{key} is {_show(flat_wanted, key)} here but {_show(flat_stored, key)} in the store"
+        for key in sorted(keys, key=_natural)
+        if flat_stored.get(key, _ABSENT) != flat_wanted.get(key, _ABSENT)
+    ]
+
+
+_ABSENT = object()
+
+
+def _leaves(value: Any, prefix: str) -> dict[str, Any]:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out.update(_leaves(item, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    if isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
+        out = {}
+        for i, item in enumerate(value):
+            out.update(_leaves(item, f"{prefix}[{i}]"))
+        return out
+    return {prefix: value}
+
+
+def _reserved(key: str) -> bool:
+    return key.split(".")[0].split("[")[0] in _RESERVED
+
+
+def _show(flat: dict[str, Any], key: str) -> str:
+    return "(absent)" if key not in flat else repr(flat[key])
+
+
+def _natural(key: str) -> list[Any]:
+    return [int(p) if p.isdigit() else p for p in key.replace("[", ".").replace("]", "").split(".")]
 
 
 @functools.cache

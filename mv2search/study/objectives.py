@@ -231,6 +231,8 @@ class Objectives:
         useful = torch.isfinite(Y_max).all(dim=-1) & (Y_max > ref).all(dim=-1)
         if not useful.any():
             return 0.0
+        if self.m == 1:  # a segment: the box decomposition wants two or more objectives
+            return float((Y_max[useful, 0] - ref[0]).max())
         partitioning = DominatedPartitioning(ref_point=ref, Y=Y_max[useful])
         return float(partitioning.compute_hypervolume())
 

@@ -46,7 +46,7 @@ from optuna.storages import RDBStorage, fail_stale_trials
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
 from mv2search.arch.spec import ArchSpec
-from mv2search.study._store_claims import RDBClaims, file_lock
+from mv2search.study._store_claims import RDBClaims, study_lock
 from mv2search.study._store_open import (
     build_storage,
     check_metadata,
@@ -110,6 +110,9 @@ class StudyStore:
         self._sql = isinstance(backend, RDBStorage)
         self._study_id = self._storage.get_study_id_from_name(study.study_name)
         self._claims = None
+        self._engine = backend.engine if self._sql else None
+        path = local_path(url)
+        self._lock_file = None if path is None else path.with_suffix(path.suffix + ".lock-claims")
         if self._sql:
             self._claims = RDBClaims(backend.engine, study.study_name, 3 * heartbeat_s)
 
@@ -143,21 +146,22 @@ class StudyStore:
 
         Raises:
             ValueError: naming the file if it is not a readable study store (left untouched);
-                naming the study and key if the settings differ from the stored.
+                naming the study and every setting that differs from the stored, with both
+                values, when it holds finished trials (a study with none takes the new
+                settings: nothing is lost).
         """
         url = resolve_url(name, url, runs_dir)
         storage = build_storage(url, heartbeat_s)
-        try:
-            study = optuna.create_study(
-                study_name=name,
-                storage=storage,
-                directions=settings.directions,
-                load_if_exists=True,
-            )
-        except (ValueError, optuna.exceptions.StorageInternalError) as err:
-            where = local_path(url) or url
-            raise ValueError(f"{where}: cannot open study {name!r}: {err}") from err
-        check_metadata(study, settings.to_attrs())
+        study = _create_or_load(name, url, storage, settings.directions)
+        if check_metadata(study, settings.to_attrs(), _replaceable(study)):
+            # nothing finished is stored, and Optuna cannot change a study's directions
+            optuna.delete_study(study_name=name, storage=storage)
+            study = _create_or_load(name, url, storage, settings.directions)
+            check_metadata(study, settings.to_attrs(), True)
+        if study.metric_names != list(settings.objectives.names):  # for optuna-dashboard
+            with warnings.catch_warnings():  # "experimental" in Optuna 5.0
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                study.set_metric_names(list(settings.objectives.names))
         if x_names and "x_names" not in study.user_attrs:
             study.set_user_attr("x_names", list(x_names))
             study.set_user_attr("x_bounds", [list(map(float, row)) for row in x_bounds or ()])
@@ -202,35 +206,47 @@ class StudyStore:
         return StudySettings.from_attrs(self.study.user_attrs, self._where)
 
     # ------------------------------------------------------------------------------- lifecycle
-    def claim(self, spec: ArchSpec, x: torch.Tensor, seed: int) -> TrialHandle | None:
-        """Start a RUNNING trial for `spec`, unless its signature already has a trial.
+    def claim(
+        self, spec: ArchSpec, x: torch.Tensor, seed: int, limit: int | None = None
+    ) -> TrialHandle | None:
+        """Start a RUNNING trial for `spec`, unless its signature already has a trial or the
+        study is full.
 
         Args:
             spec: The spec to evaluate.
             x: Its `d` encoded coordinates (`SearchSpace.encode(spec)`).
             seed: The training seed stored with the trial.
+            limit: Trials the study stops at (`n_trials`): no trial is started once the
+                finished and running ones reach it. Checked under the study lock, so any number
+                of workers finish with exactly `limit` (None: no limit).
 
         Returns:
             The handle to pass to `complete`/`fail`, or None when the signature is COMPLETE,
-            FAIL with a reason, or RUNNING in a live worker (see `result` for the cached one).
+            FAIL with a reason, or RUNNING in a live worker (see `result` for the cached one),
+            or the study is full.
         """
         signature = spec.signature
-        if self._claims is None:
-            lock = local_path(self.url).with_suffix(".lock-claims")
-            with file_lock(lock):
-                self._fail_dead_local()
-                if self._find(signature, blocking=True) is not None:
-                    return None
+        with study_lock(self._lock_file, self._engine, self.study.study_name):
+            self._fail_stale()
+            if self._find(signature, blocking=True) is not None:
+                return None
+            if limit is not None and self.n_reserved() >= limit:
+                return None
+            if self._claims is None:
                 return self._create(spec, x, seed)
-        self._fail_stale()
-        owner = uuid.uuid4().hex
-        if not self._claims.take(signature, owner, self._reclaimable):
-            return None
-        handle = self._create(spec, x, seed)
-        if not self._claims.bind(signature, owner, handle.trial_id):
-            self.fail(handle, "claim lost to another worker")
-            return None
-        return handle
+            owner = uuid.uuid4().hex
+            if not self._claims.take(signature, owner, self._reclaimable):
+                return None
+            handle = self._create(spec, x, seed)
+            if not self._claims.bind(signature, owner, handle.trial_id):
+                self.fail(handle, "claim lost to another worker")
+                return None
+            return handle
+
+    def n_reserved(self) -> int:
+        """Trials that count towards `n_trials`: finished (COMPLETE, or FAIL with a reason) or
+        RUNNING; a trial whose worker died does not (its spec is evaluated again)."""
+        return sum(not _died(t) for t in self._trials())
 
     def complete(self, handle: TrialHandle, metrics: dict[str, float], values: list[float]) -> None:
         """Finish the trial as COMPLETE with its `metrics` and objective `values` (`m`)."""
@@ -372,6 +388,24 @@ def _reason(trial: FrozenTrial) -> str | None:
     if trial.state != TrialState.FAIL:
         return None
     return trial.user_attrs.get("fail_reason", WORKER_DIED)
+
+
+def _create_or_load(
+    name: str, url: str, storage: optuna.storages.BaseStorage, directions: list[str]
+) -> optuna.Study:
+    try:
+        return optuna.create_study(
+            study_name=name, storage=storage, directions=directions, load_if_exists=True
+        )
+    except (ValueError, optuna.exceptions.StorageInternalError) as err:
+        where = local_path(url) or url
+        raise ValueError(f"{where}: cannot open study {name!r}: {err}") from err
+
+
+def _replaceable(study: optuna.Study) -> bool:
+    """The study holds no finished trial and none running: every trial (if any) died with its
+    worker, so new settings lose nothing."""
+    return all("signature" in t.user_attrs and _died(t) for t in study.get_trials(deepcopy=False))
 
 
 def _orphans(trials: list[FrozenTrial]) -> list[tuple[dict[str, Any], list[float]]]:

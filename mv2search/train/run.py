@@ -22,7 +22,7 @@ from pathlib import Path
 import torch.distributed as dist
 
 from mv2search.arch import ArchSpec, load_spec
-from mv2search.data import DataOptions, DataSplits, build_datasets
+from mv2search.data import DataOptions, DataSplits, build_datasets, check_source
 from mv2search.train.checkpoint import write_json
 from mv2search.train.config import TrainerConfig
 from mv2search.train.distributed import DistContext, init_distributed, resolve_device
@@ -65,6 +65,7 @@ def run_train(cfg: TrainAppConfig) -> TrainResult:
     """
     spec = load_spec(cfg.arch)
     spec = dataclasses.replace(spec, image_size=cfg.trainer.image_size or spec.image_size)
+    check_source(cfg.data, cfg.data_options, cfg.seed)
     device = resolve_device(cfg.torch_device, _local_rank())
     context = init_distributed(device)
     data = _build_data(cfg, spec.image_size, context)
@@ -130,7 +131,7 @@ def summarise(result: TrainResult) -> str:
 
 def _build_data(cfg: TrainAppConfig, image_size: int, context: DistContext) -> DataSplits:
     """Build the splits; under DDP rank 0 first, so the others read its cached files."""
-    options = cfg.data_options
+    options = cfg.data_options.under(cfg.runs_dir)
     if cfg.trainer.subset is not None:
         options = dataclasses.replace(options, subset=cfg.trainer.subset)
     build = functools.partial(

@@ -63,7 +63,7 @@ def _run(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
         (
             "report.py",
             ["run=x", "+storage=y"],
-            "storage: unknown key; allowed: ['run', 'storage_url']",
+            "storage: unknown key; allowed: ['run', 'storage_url', 'runs_dir']",
         ),
     ],
 )
@@ -79,3 +79,43 @@ def test_multirun_jobs_are_checked_too(tmp_path):
     # Hydra's sweeps compose per job: the check inside the task refuses the unknown key
     done = _run("report.py", "-m", "run=x", "+storage=y,z", cwd=tmp_path)
     assert done.returncode == 2 and "storage: unknown key" in done.stderr
+
+
+def test_input_errors_of_the_work_are_one_line_with_status_2(tmp_path):
+    done = _run("train.py", "arch=mobilevitv9", f"runs_dir={tmp_path}/runs", cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.startswith("error: unknown preset 'mobilevitv9'")
+    assert done.stderr.count("\n") == 1
+    env = {**__import__("os").environ, "HYDRA_FULL_ERROR": "1"}
+    command = [sys.executable, str(REPO / "train.py"), "arch=mobilevitv9"]
+    full = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert full.returncode != 0 and "Traceback" in full.stderr  # the traceback on request
+
+
+def test_ctrl_c_prints_one_line_and_exits_130(tmp_path):
+    import signal
+    import time
+
+    runs = tmp_path / "runs"
+    command = [sys.executable, str(REPO / "search.py"), "+space=mv2", "logger=none", "workers=1"]
+    command += ["objectives=accuracy_macs", "data.options.embedded_train_size=600"]
+    command += ["data.options.embedded_val_size=100", "trainer.epochs=20", f"runs_dir={runs}"]
+    # a shell's background job ignores SIGINT, and its children inherit that: give it back
+    proc = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list(runs.glob("train/*/metrics.json")):
+        time.sleep(0.5)  # wait until a trial is training
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err.decode()[-2000:]
+    lines = [line for line in err.decode().splitlines() if line.strip()]
+    assert lines == [
+        "interrupted: the study keeps every finished trial; the running one is marked 'worker "
+        "died' and is evaluated first, from its last checkpoint, when you run the same command "
+        "again"
+    ]

@@ -9,7 +9,8 @@ import pytest
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
-from mv2search.apps.confirm import run_confirm_app
+from mv2search.apps.confirm import APP
+from mv2search.apps.entry import run_checked
 from mv2search.study.objectives import Objective, Objectives
 from mv2search.study.store import StudySettings, StudyStore
 from tests.confirm.conftest import compose_confirm
@@ -29,7 +30,7 @@ def test_the_default_is_the_full_recipe_cut_down_for_a_cpu():
 
 
 def _status(overrides, capsys):
-    status = run_confirm_app(compose_confirm(overrides))
+    status = run_checked(APP, compose_confirm(overrides))
     return status, capsys.readouterr().err
 
 

@@ -15,6 +15,7 @@ from tests.hydra_compose import compose_app
 # Tiny data and training (tests/search/conftest.py's TINY), a small budget, a light analysis.
 TINY_SCALE = [
     "+space=mv2_global",
+    "workers=1",
     "optimizer.n_trials=5",
     "logger=none",
     "data.options.embedded_train_size=100",

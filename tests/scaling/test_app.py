@@ -14,7 +14,8 @@ import wandb
 from hydra.errors import MissingConfigException
 from omegaconf import OmegaConf
 
-from mv2search.apps.scale import run_scale_app
+from mv2search.apps.entry import run_checked
+from mv2search.apps.scale import APP
 from mv2search.arch import load_spec
 from mv2search.confirm import rank_agreement
 from mv2search.cost import count_macs
@@ -33,7 +34,7 @@ REPO = Path(__file__).resolve().parents[2]
 def study(tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
     cfg = compose_scale([*TINY_SCALE, f"runs_dir={runs}"])
-    assert run_scale_app(cfg) == 0
+    assert run_checked(APP, cfg) == 0
     return runs / "mv2_global-scale-sobol-s0"
 
 
@@ -115,7 +116,7 @@ def test_bad_input_is_an_error_naming_the_field(override, field, tmp_path, capsy
     overrides = ["+space=mv2_global", override, f"runs_dir={tmp_path}"]
     if override.startswith("+space="):
         overrides = overrides[1:]
-    assert run_scale_app(compose_scale(overrides)) == 2
+    assert run_checked(APP, compose_scale(overrides)) == 2
     assert field in capsys.readouterr().err
     assert not list(tmp_path.rglob("study.*"))  # refused before a study was created
 
@@ -123,7 +124,7 @@ def test_bad_input_is_an_error_naming_the_field(override, field, tmp_path, capsy
 def test_unknown_or_missing_space_fails_listing_the_spaces(capsys):
     with pytest.raises(MissingConfigException):
         compose_scale(["+space=mv3"])
-    assert run_scale_app(compose_scale([])) == 2
+    assert run_checked(APP, compose_scale([])) == 2
     err = capsys.readouterr().err
     assert all(name in err for name in available_spaces()), err
 
@@ -189,6 +190,6 @@ def test_trained_comparison_rerun_trains_nothing(confirmed):
 
 def test_bad_confirm_override_fails_naming_the_field(tmp_path, capsys):
     overrides = ["+space=mv2_global", "scaling.confirm=['trainer.epoch=1']", f"runs_dir={tmp_path}"]
-    assert run_scale_app(compose_scale(overrides)) == 2
+    assert run_checked(APP, compose_scale(overrides)) == 2
     assert "scaling.confirm: trainer.epoch" in capsys.readouterr().err
     assert not list(tmp_path.rglob("study.*"))

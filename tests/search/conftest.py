@@ -12,6 +12,7 @@ from tests.hydra_compose import compose_app
 # protocol, and a budget that keeps candidates near mobilevitv2_050's size.
 TINY = [
     "+space=mv2",
+    "workers=1",  # one process: the tests that share a study start their own
     "optimizer.n_trials=4",
     "logger=none",
     "optimizer.n_initial=2",

@@ -10,7 +10,8 @@ import pytest
 from hydra.errors import ConfigCompositionException, MissingConfigException
 from omegaconf import OmegaConf
 
-from mv2search.apps.search import run_search_app
+from mv2search.apps.entry import run_checked
+from mv2search.apps.search import APP
 from mv2search.search.runner import SearchWorker
 from mv2search.search.settings import build_objectives
 from mv2search.search.space import SearchSpace, available_spaces
@@ -69,7 +70,7 @@ def test_unknown_space_fails_listing_the_spaces():
 
 
 def test_missing_space_is_an_error_listing_the_spaces(capsys):
-    assert run_search_app(compose_search([])) == 2
+    assert run_checked(APP, compose_search([])) == 2
     message = capsys.readouterr().err
     assert "+space=" in message and all(name in message for name in available_spaces())
 
@@ -95,7 +96,7 @@ def test_misspelled_key_fails_at_composition():
 )
 def test_bad_setting_is_an_error_naming_the_field(override, field, tmp_path, capsys):
     cfg = compose_search(["+space=mv2", override, f"runs_dir={tmp_path}"])
-    assert run_search_app(cfg) == 2
+    assert run_checked(APP, cfg) == 2
     assert field in capsys.readouterr().err
     assert not list(tmp_path.rglob("study.*"))  # refused before a study was created
 
@@ -103,7 +104,7 @@ def test_bad_setting_is_an_error_naming_the_field(override, field, tmp_path, cap
 @pytest.mark.parametrize(("group", "option"), sorted(REQUIRED))
 def test_required_values_must_be_given(group, option, capsys):
     cfg = compose_search(["+space=mv2", f"{group}={option}"])
-    assert run_search_app(cfg) == 2
+    assert run_checked(APP, cfg) == 2
     field = REQUIRED[(group, option)].split("=")[0]
     assert field in capsys.readouterr().err
 
@@ -133,7 +134,8 @@ def test_search_py_runs_from_another_directory(tmp_path):
     )
     assert result.returncode == 2
     assert result.stderr == (
-        "error: space=nope: no such option; allowed: ['mv2', 'mv2_attention', 'mv2_global']\n"
+        "error: space=nope: no such option; allowed: ['mv2', 'mv2_attention', 'mv2_global'] "
+        "or +space=<path to a YAML>\n"
     )
 
 

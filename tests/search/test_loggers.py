@@ -8,7 +8,7 @@ import sys
 
 import wandb
 
-from mv2search.search.runner import run_search
+from mv2search.search import run_search
 from tests.search.conftest import TINY, search_config
 from tests.search.wandb_records import read_records
 

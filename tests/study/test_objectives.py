@@ -75,3 +75,9 @@ def test_the_objectives_own_the_exact_budgets() -> None:
     )
     with pytest.raises(ValueError, match=r"budgets.latency_ms: only exact metrics.*gmacs"):
         Objectives(goals, (0.0, 4.0), [Budget("latency_ms", 10.0)])
+
+
+def test_hypervolume_of_one_objective_is_the_best_gain_over_the_reference() -> None:
+    one = Objectives([Objective("latency_ms", "min")], (10.0,))
+    assert one.hypervolume(torch.tensor([[4.0], [7.0], [12.0], [math.nan]])) == pytest.approx(6.0)
+    assert one.hypervolume(torch.tensor([[11.0]])) == 0.0

@@ -95,14 +95,34 @@ def test_failure_is_a_result_with_its_reason(tmp_path, specs, space):
     assert store.n_failed == 1 and store.n_complete == 0
 
 
-def test_metadata_mismatch_names_the_study_and_key(tmp_path):
+def test_settings_mismatch_names_only_the_fields_that_differ(tmp_path, specs, space):
     url = f"sqlite:///{tmp_path}/s.db"
-    _open(url, name="alpha")
-    with pytest.raises(ValueError, match=r"'alpha'.*'optimizer'"):
-        _open(url, name="alpha", optimizer="tpe")
+    store = _open(url, name="alpha")
+    store.complete(store.claim(specs[0], space.encode(specs[0]), seed=0), {}, [0.5, 1.0])
+    changed = dataclasses.replace(worker.SETTINGS, optimizer="tpe", seed=3)
+    with pytest.raises(ValueError) as err:
+        worker.open_store(url, "alpha", settings=changed)
+    message = str(err.value)
+    assert message.startswith("study 'alpha' holds finished trials made with other settings: ")
+    assert "evaluator.seed is 3 here but 0 in the store" in message
+    assert "optimizer is 'tpe' here but 'random' in the store" in message
+    assert message.count(" here but ") == 2 and len(message) < 300  # only what differs
     flipped = Objectives([Objective("accuracy", "min"), Objective("macs", "min")], [0.0, 1.0e9])
-    with pytest.raises(ValueError, match=r"'alpha'.*directions"):
+    with pytest.raises(ValueError, match=r"'alpha'.*directions is \['minimize', 'minimize'\]"):
         _open(url, name="alpha", objectives=flipped)
+
+
+def test_a_study_without_finished_trials_takes_new_settings(tmp_path, specs, space):
+    url = f"sqlite:///{tmp_path}/s.db"
+    first = _open(url, name="beta")
+    dead = first.claim(specs[0], space.encode(specs[0]), seed=0)
+    first.fail(dead, WORKER_DIED)  # only a dead attempt: nothing finished
+    again = _open(url, name="beta", seed=7)
+    assert again.settings.seed == 7
+    flipped = Objectives([Objective("accuracy", "min"), Objective("macs", "min")], [0.0, 1.0e9])
+    recreated = _open(url, name="beta", objectives=flipped)  # new directions: created again
+    assert [d.name for d in recreated.study.directions] == ["MINIMIZE", "MINIMIZE"]
+    assert recreated.settings.objectives == flipped
 
 
 @pytest.mark.parametrize("content", [b"this is not a database at all" * 10, b"\x00" * 4096])
@@ -162,13 +182,15 @@ def test_four_processes_share_one_postgresql_study(postgres_url, specs):
     assert store.n_complete == len(specs) and store.n_failed == 0
 
 
-def test_a_study_stored_with_the_old_space_keys_opens_and_resumes(tmp_path):
+def test_a_study_stored_with_the_old_space_keys_opens_and_resumes(tmp_path, specs):
     # Before the spec's field names were used everywhere, mv2_global's depth multipliers were
     # `{name: ir_depth, scales: ir_depths}`: the store reads them in today's form, so the study
     # opens for the report and resumes with today's space file.
     mapping = yaml.safe_load((spaces_dir() / "mv2_global.yaml").read_text())
     settings = dataclasses.replace(worker.SETTINGS, space=mapping)
     store = worker.open_store(f"sqlite:///{tmp_path}/s.db", "old", settings=settings)
+    x = load_space("mv2").encode(specs[0])  # a finished trial: the settings must then match
+    store.complete(store.claim(specs[0], x, seed=0), {}, [0.5, 1.0])
     old = json.loads(json.dumps(store.study.user_attrs["space"]))
     for p in old["parameters"]:
         if p.get("scale"):

@@ -53,7 +53,8 @@ def test_a_bad_value_names_the_field():
 def test_unknown_preset_and_missing_folder_are_clear_errors(tmp_path):
     with pytest.raises(ValueError, match="unknown preset 'mobilevitv9'"):
         run_train(_compose("arch=mobilevitv9"))
-    with pytest.raises(FileNotFoundError, match="nor an existing folder"):
+    # an input error (exit 2 from train.py), checked before anything is built
+    with pytest.raises(ValueError, match="data.source: .*nowhere' is neither 'embedded' nor an"):
         run_train(_compose(f"data={tmp_path / 'nowhere'}", "torch_device=cpu"))
 
 
