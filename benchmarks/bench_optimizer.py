@@ -4,9 +4,16 @@
     python benchmarks/bench_optimizer.py --problems branin_currin c2_dtlz2 --seeds 2 --evals 30
     python benchmarks/bench_optimizer.py --time-only --threads 2   # proposal time only
 
-Every optimizer gets the same problems, seeds and number of evaluations, one proposal at a time.
-Writes `runs/benchmarks/bench_optimizer.json` (per problem and optimizer: HV after every evaluation
-for every seed, final mean and sd, fraction of the maximum (feasible) HV where known, wall time)
+`--time-only` times two and three objectives (three when the latency table covers the space,
+else that row is skipped), each with the single-fidelity model and with each fidelity-aware
+model (`BoTorchOptions.fidelity_model`) on a successive-halving history of as many rows.
+
+Every optimizer gets the same problems, seeds and number of evaluations, one proposal at a time,
+and a constrained problem's exact constraints both as a filter and as values (`constraint`: the
+Optuna samplers that read constraints are told them). Writes `runs/benchmarks/bench_optimizer.json`
+(per problem and optimizer: HV after every evaluation for every seed, final mean and sd, fraction
+of the maximum (feasible) HV where known (OSY has none), wall time and, for the Optuna samplers,
+per seed the candidates filled from the Sobol fallback and the asks told as infeasible)
 and `bench_optimizer.png` (mean +- sd HV per problem), then times `--time-repeats` botorch
 proposals at `--time-at` observations on the mv2 problem (median, after one warm-up call) and
 checks the targets: at least 95 % of the max feasible HV on C2-DTLZ2, ahead of every Optuna
@@ -20,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import time
@@ -30,6 +38,7 @@ import torch
 
 from mv2search.search.loop import optimize
 from mv2search.search.optimizers import OPTIMIZERS, make_optimizer
+from mv2search.search.optimizers.fidelity import FIDELITY_MODELS
 from mv2search.search.problems import PROBLEMS, mv2_problem
 
 C2_TARGET = 0.95  # fraction of the max feasible HV on C2-DTLZ2 (BoTorch's constrained tutorial)
@@ -47,7 +56,8 @@ def run_problem(name: str, samplers: list[str], seeds: int, evals: int) -> dict[
 
     Returns:
         `max_hv`, `objectives`, `notes` and, per sampler, `hv` (`seeds x evals`), `final_mean`,
-        `final_sd`, `final_fraction` (when `max_hv` is known), `wall_s` and `propose_s_median`.
+        `final_sd`, `final_fraction` (when `max_hv` is known), `wall_s`, `propose_s_median` and,
+        where the optimizer counts them, `fallback` and `infeasible_asks` (one count per seed).
     """
     problem = PROBLEMS[name]()
     notes = {k: str(v) for k, v in problem.notes.items()}
@@ -57,11 +67,20 @@ def run_problem(name: str, samplers: list[str], seeds: int, evals: int) -> dict[
         "notes": notes,
     }
     for sampler in samplers:
-        traces, propose_s, start = [], [], time.perf_counter()
+        traces, propose_s, counts, start = [], [], [], time.perf_counter()
         for seed in range(seeds):
-            trace = optimize(problem, sampler, evals, seed=seed)
+            optimizer = make_optimizer(
+                sampler,
+                problem.space,
+                problem.objectives,
+                seed,
+                is_feasible=problem.is_feasible,
+                constraint=problem.constraint,
+            )
+            trace = optimize(problem, optimizer, evals, seed=seed)
             traces.append(trace.hypervolume)
             propose_s.extend(trace.propose_s)
+            counts.append([getattr(optimizer, k, None) for k in ("n_fallback", "n_infeasible")])
         finals = [t[-1] for t in traces]
         entry = {
             "hv": traces,
@@ -70,13 +89,17 @@ def run_problem(name: str, samplers: list[str], seeds: int, evals: int) -> dict[
             "wall_s": time.perf_counter() - start,
             "propose_s_median": statistics.median(propose_s),
         }
+        if counts[0][0] is not None:
+            entry["fallback"] = [c[0] for c in counts]
+            entry["infeasible_asks"] = [c[1] for c in counts]
         if problem.max_hv:
             entry["final_fraction"] = entry["final_mean"] / problem.max_hv
         result[sampler] = entry
+        fallback = f"  fallback {sum(entry['fallback'])}" if "fallback" in entry else ""
         print(
             f"{name:14s} {sampler:10s} HV {entry['final_mean']:.4f} +- {entry['final_sd']:.4f}"
             + (f" ({entry['final_fraction']:.1%} of max)" if problem.max_hv else "")
-            + f"  [{entry['wall_s']:.0f} s]",
+            + f"{fallback}  [{entry['wall_s']:.0f} s]",
             flush=True,
         )
     return result
@@ -96,6 +119,7 @@ def run_c2_tutorial_protocol(seeds: int) -> dict[str, Any]:
             problem.objectives,
             seed,
             is_feasible=problem.is_feasible,
+            constraint=problem.constraint,
             n_initial=10,
         )
         traces.append(optimize(problem, optimizer, 50, batch=2, seed=seed).hypervolume)
@@ -110,12 +134,18 @@ def run_c2_tutorial_protocol(seeds: int) -> dict[str, Any]:
     }
 
 
-def time_proposals(k: int, repeats: int, latency: bool = False) -> dict[str, Any]:
+def time_proposals(
+    k: int, repeats: int, latency: bool = False, fidelity_model: str | None = None
+) -> dict[str, Any]:
     """Seconds of botorch proposals with `k` feasible observations on the mv2 problem.
 
     Two objectives (accuracy, GMACs: the shape of the default search, accuracy vs latency) or,
     with `latency`, three (plus predicted latency, as in the benchmark when the table covers the
     space).
+
+    With `fidelity_model` (`BoTorchOptions.fidelity_model`) the `k` observations are rungs of a
+    successive-halving history (`rung_history`): 60 % of them distinct specs at rung 0, the rest
+    the same specs' later rungs.
 
     As in a search, each optimizer first proposes at `k - 1` observations (its GP fit then warm
     starts the next one), then the proposal at `k` is timed. One warm-up round (imports,
@@ -126,14 +156,18 @@ def time_proposals(k: int, repeats: int, latency: bool = False) -> dict[str, Any
         over its threads: on a loaded machine the wall time also counts waiting for a core),
         `median_cold_s` (wall, the proposal at `k - 1`: a fit from the default
         hyperparameters, as after a restart), `all_s`, `k`, `m` (objectives), `threads`,
-        `loadavg_1min`.
+        `loadavg_1min`, `fidelity_model`, `specs` (distinct specs).
     """
     problem = PROBLEMS["mv2"]() if latency else mv2_problem(latency_store=None)
+    specs = k if fidelity_model is None else round(0.6 * k)
     X = problem.space.sample_encoded(4 * k, seed=1)
-    X = torch.stack([x for x in X if problem.is_feasible is None or problem.is_feasible(x)][:k])
-    Y = problem.objectives.to_max(
-        problem.objectives.metrics_tensor([problem.evaluate(x) for x in X])
-    )
+    X = torch.stack([x for x in X if problem.is_feasible is None or problem.is_feasible(x)][:specs])
+    Y = problem.objectives.metrics_tensor([problem.evaluate(x) for x in X])
+    s, options = None, {}
+    if fidelity_model is not None:
+        X, Y, s = rung_history(X, Y, k, problem.objectives.names.index("accuracy"))
+        options = {"fidelity_model": fidelity_model}
+    Y = problem.objectives.to_max(Y)
     threads = torch.get_num_threads()
     pending = torch.empty(0, X.shape[-1])
     load = os.getloadavg()[0]
@@ -145,13 +179,15 @@ def time_proposals(k: int, repeats: int, latency: bool = False) -> dict[str, Any
             problem.objectives,
             seed,
             is_feasible=problem.is_feasible,
+            constraint=problem.constraint,
             threads=threads,
+            **options,
         )
         start = time.perf_counter()
-        optimizer.propose(X[:-1], Y[:-1], pending, 1)
+        optimizer.propose(X[:-1], Y[:-1], pending, 1, fidelity=None if s is None else s[:-1])
         cold.append(time.perf_counter() - start)
         start, cpu_start = time.perf_counter(), time.process_time()
-        optimizer.propose(X, Y, pending, 1)
+        optimizer.propose(X, Y, pending, 1, fidelity=s)
         seconds.append(time.perf_counter() - start)
         cpu_seconds.append(time.process_time() - cpu_start)
     return {
@@ -163,7 +199,30 @@ def time_proposals(k: int, repeats: int, latency: bool = False) -> dict[str, Any
         "m": problem.objectives.m,
         "threads": threads,
         "loadavg_1min": load,
+        "fidelity_model": fidelity_model,
+        "specs": X.unique(dim=0).shape[0],
     }
+
+
+def rung_history(
+    X: torch.Tensor, Y: torch.Tensor, k: int, accuracy: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """`k` rows of a successive-halving history of the specs `X` (`j x d`, metrics `Y`).
+
+    Every spec at rung 0 (fidelity 1/8: 50 of 400 steps); the first `k - j` also at a later
+    rung: half of them at 1/4, a quarter at 1/2, a quarter at the top. A rung's accuracy is
+    the spec's times `(1 - exp(-4 s)) / (1 - exp(-4))`, a learning curve.
+
+    Returns:
+        `k x d` rows, `k x m` metrics (own units) and the `k` fidelities.
+    """
+    j, extra = X.shape[0], k - X.shape[0]
+    later = torch.tensor([0.25] * (extra - 2 * (extra // 4)) + [0.5, 1.0] * (extra // 4))
+    s = torch.cat([torch.full((j,), 0.125), later.sort().values]).double()
+    rows = torch.cat([torch.arange(j), torch.arange(extra)])
+    X, Y = X[rows], Y[rows].clone()
+    Y[:, accuracy] *= (1 - torch.exp(-4 * s)) / (1 - math.exp(-4))
+    return X, Y, s
 
 
 def check_targets(results: dict[str, Any], timing: dict[str, Any] | None) -> dict[str, Any]:
@@ -237,9 +296,16 @@ def main() -> None:
         (args.out / "bench_optimizer_c2_tutorial.json").write_text(json.dumps(result))
         return
     if args.time_only:
-        timing = {
-            f"m{m}": time_proposals(args.time_at, args.time_repeats, latency=m == 3) for m in (2, 3)
-        }
+        timing = {}
+        for m in (2, 3):
+            for kind in (None, *FIDELITY_MODELS):
+                key = f"m{m}" + (f"_{kind}" if kind else "")
+                timing[key] = time_proposals(args.time_at, args.time_repeats, m == 3, kind)
+                print(key, json.dumps(timing[key]), flush=True)
+                if timing[key]["m"] != m:  # no latency table covering the space
+                    print(f"{key}: skipped, the latency table does not cover the space")
+                    del timing[key]
+                    break
         print(json.dumps(timing))
         (args.out / f"bench_optimizer_timing_{args.threads}t.json").write_text(json.dumps(timing))
         return

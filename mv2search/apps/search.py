@@ -39,6 +39,10 @@ def run_search_app(cfg: DictConfig) -> int:
     outcome = run_search(OmegaConf.to_object(cfg))
     print(outcome.summary)
     who = "this worker" if outcome.workers == 1 else f"{outcome.workers} workers"
+    if outcome.rungs:
+        steps = "/".join(str(s) for s, _ in outcome.rungs)
+        done = "/".join(str(n) for _, n in outcome.rungs)
+        print(f"rungs of {steps} steps: {done} trials complete; the front is of the top rung")
     if outcome.latency_check is not None:
         print(f"latency predictor, measured on the front: {outcome.latency_check.summary()}")
     print(

@@ -8,6 +8,10 @@ parameter importances; plotly.js inlined once), the latency predictor's check (P
 confirmation and scaling sections once they have run (PNGs), and the front and every trial as
 tables that sort by a click on a header. The matplotlib figures (Pareto plane, hypervolume,
 global factors, latency check) are written as PNGs under `runs/<study>/report/`.
+
+A multi-fidelity study (`fidelity=asha`) speaks of one fidelity: the front, the hypervolume,
+Optuna's figures and the front's table are of the top rung's trials only; a table gives the
+front of every rung (and says which rung the rest is of), and a figure the learning curves.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import optuna
 from matplotlib import pyplot as plt
 
 from mv2search.cost.validation import scatter_figure
@@ -35,7 +40,13 @@ from mv2search.report.interactive import (
     study_figures,
 )
 from mv2search.report.latency_check import read_latency_check
-from mv2search.report.plots import hypervolume_figure, parallel_figure, pareto_figure
+from mv2search.report.outputs import rung_fronts
+from mv2search.report.plots import (
+    curves_figure,
+    hypervolume_figure,
+    parallel_figure,
+    pareto_figure,
+)
 from mv2search.report.scaling import scaling_section
 from mv2search.report.tables import trial_rows
 from mv2search.study.front import Front, front_of, hypervolume_trace
@@ -62,15 +73,20 @@ def build_report(folder: str | Path, url: str | None = None) -> Path:
     settings = store.settings
     objectives = settings.objectives
     records = store.records()
-    front = front_of(records, objectives)
-    images, facts = _static_figures(folder, settings, records, front)
+    top = _top_rung(records, settings)
+    front = front_of(top, objectives)
+    images, facts = _static_figures(folder, settings, top, front)
     confirmation = confirmation_section(folder)  # confirm.py's section, once it has run
     for name, png in (confirmation.images if confirmation else {}).items():
         atomic_write_bytes(folder / "report" / f"{name}.png", png)
     extra = confirmation.html if confirmation else ""
     extra += scaling_section(folder)  # scale.py's section, once it has run
+    study = store.study
+    if settings.rungs:
+        extra = _rungs_section(folder, records, settings) + extra
+        study = _study_of(study, {r.number for r in top})
     content = _Content(
-        interactive=study_figures(store.study, objectives),
+        interactive=study_figures(study, objectives),
         images={k: v for k, v in images.items() if k in _STATIC},
         facts=facts,
         sections=extra,
@@ -78,6 +94,54 @@ def build_report(folder: str | Path, url: str | None = None) -> Path:
     page = _page(folder.name, settings, records, front, content)
     atomic_write_bytes(folder / "report.html", page.encode())
     return folder / "report.html"
+
+
+def _top_rung(records: list[TrialRecord], settings: StudySettings) -> list[TrialRecord]:
+    """The trials the front speaks of: all of them, or the top rung's (multi-fidelity)."""
+    if not settings.rungs:
+        return records
+    return [r for r in records if r.rung == len(settings.rungs) - 1]
+
+
+def _study_of(study: optuna.Study, numbers: set[int]) -> optuna.Study:
+    """An in-memory copy of `study` holding only the trials `numbers` (for Optuna's figures)."""
+    copy = optuna.create_study(directions=study.directions)
+    if study.metric_names:
+        copy.set_metric_names(study.metric_names)
+    copy.add_trials([t for t in study.get_trials(deepcopy=False) if t.number in numbers])
+    return copy
+
+
+def _rungs_section(folder: Path, records: list[TrialRecord], settings: StudySettings) -> str:
+    """The front of every rung, and the learning curves (PNG), of a multi-fidelity study."""
+    table = rung_fronts(records, settings.objectives, settings.rungs)
+    rows = "".join(
+        f"<tr><td>{r['rung']}</td><td>{r['steps']}</td><td>{r['complete']}</td>"
+        f"<td>{r['failed']}</td><td>{len(r['front'])}</td><td>{r['hypervolume']:.6g}</td>"
+        f"<td>{html.escape(' '.join(str(n) for n in r['front']))}</td></tr>"
+        for r in table["rungs"]
+    )
+    top = settings.rungs[-1]
+    parts = [
+        "<h2>Rungs</h2>",
+        f"<p>Successive halving (eta {settings.eta}): everything above and the Pareto files are "
+        f"of the top rung ({top} training steps); each rung's own front is below.</p>",
+        '<table class="sortable"><thead><tr><th>rung</th><th>steps</th><th>complete</th>'
+        "<th>failed</th><th>front size</th><th>hypervolume</th><th>front (trials)</th></tr>"
+        f"</thead><tbody>{rows}</tbody></table>",
+    ]
+    fig = curves_figure(records)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    atomic_write_bytes(folder / "report" / "curves.png", buffer.getvalue())
+    data = base64.b64encode(buffer.getvalue()).decode()
+    parts.append(f'<figure><img alt="curves" src="data:image/png;base64,{data}">')
+    parts.append(
+        "<figcaption>Learning curves: accuracy at every evaluation of each spec's run, "
+        "up to its highest rung</figcaption></figure>"
+    )
+    return "\n".join(parts)
 
 
 def _static_figures(
@@ -192,7 +256,15 @@ def _facts(settings: StudySettings, records: list[TrialRecord], front: Front) ->
         f"{retried} retried ({WORKER_DIED}), {states.count('RUNNING')} running",
         "hypervolume": f"{front.hypervolume:.6g}",
         "code version": settings.code_version,
-    }
+    } | (
+        {
+            "fidelity": f"successive halving over rungs of "
+            f"{'/'.join(str(s) for s in settings.rungs)} steps (eta {settings.eta}); the front, "
+            "hypervolume and figures are of the top rung"
+        }
+        if settings.rungs
+        else {}
+    )
 
 
 def _facts_table(facts: dict[str, Any]) -> str:

@@ -8,6 +8,8 @@
 - `pareto.json` and `pareto/<rank>-<signature>.yaml`: the feasible Pareto front (COMPLETE trials
   not dominated by another), one spec file per point that `python train.py arch=<file>` trains.
   Files of points that have left the front are removed.
+- `rungs.json` (multi-fidelity studies): the front of every rung, for comparison. The front,
+  the hypervolume trace and the Pareto files above are of the top rung only: one fidelity.
 
 Everything here is derived from the store, so it can be rewritten at any time, by any worker.
 """
@@ -29,19 +31,28 @@ from mv2search.study.store import TrialRecord
 __all__ = ["write_outputs"]
 
 
-def write_outputs(out_dir: Path, records: list[TrialRecord], objectives: Objectives) -> Front:
-    """Write `trials.csv`, `hypervolume.json`, `pareto.json` and `pareto/*.yaml` under `out_dir`.
+def write_outputs(
+    out_dir: Path,
+    records: list[TrialRecord],
+    objectives: Objectives,
+    rungs: tuple[int, ...] = (),
+) -> Front:
+    """Write `trials.csv`, `hypervolume.json`, `pareto.json` and `pareto/*.yaml` under `out_dir`
+    (and `rungs.json` for a multi-fidelity study).
 
     Args:
         out_dir: `runs/<study>/`.
         records: `StudyStore.records()`.
         objectives: The study's objectives.
+        rungs: The training steps of each rung of a multi-fidelity study (empty: one
+            fidelity). The front and its trace are then of the top rung's trials.
 
     Returns:
         The front, with its hypervolume trace.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    front = replace(front_of(records, objectives), trace=hypervolume_trace(records, objectives))
+    top = [r for r in records if not rungs or r.rung == len(rungs) - 1]
+    front = replace(front_of(top, objectives), trace=hypervolume_trace(top, objectives))
     with atomic_writer(out_dir / "trials.csv") as handle:
         handle.write(_trials_csv(records, {r.number for r in front.records}).encode())
     write_json(
@@ -59,7 +70,30 @@ def write_outputs(out_dir: Path, records: list[TrialRecord], objectives: Objecti
         for r in front.records
     ]
     write_json(out_dir / "pareto.json", {"hypervolume": front.hypervolume, "points": pareto})
+    if rungs:
+        write_json(out_dir / "rungs.json", rung_fronts(records, objectives, rungs))
     return front
+
+
+def rung_fronts(
+    records: list[TrialRecord], objectives: Objectives, rungs: tuple[int, ...]
+) -> dict[str, object]:
+    """Per rung: its steps, finished trials, front (trial numbers) and hypervolume."""
+    out = []
+    for k, steps in enumerate(rungs):
+        at = [r for r in records if r.rung == k]
+        front = front_of(at, objectives)
+        out.append(
+            {
+                "rung": k,
+                "steps": steps,
+                "complete": sum(r.complete for r in at),
+                "failed": sum(r.state == "FAIL" for r in at),
+                "front": [r.number for r in front.records],
+                "hypervolume": front.hypervolume,
+            }
+        )
+    return {"top_rung": len(rungs) - 1, "rungs": out}
 
 
 def _export_front(folder: Path, front: Front) -> None:

@@ -138,3 +138,32 @@ def parallel_figure(records: list[TrialRecord], colour: str = "accuracy") -> Fig
 def _factors(spec: dict[str, Any]) -> list[float]:
     values = [spec[name] for name in PARALLEL_FACTORS]
     return [float(sum(v)) if isinstance(v, list | tuple) else float(v) for v in values]
+
+
+def curves_figure(records: list[TrialRecord]) -> Figure:
+    """Learning curves of a multi-fidelity study: each spec's accuracy at every evaluation of its
+    run, up to its highest finished rung (one line per spec), the rungs' steps marked.
+
+    Args:
+        records: `StudyStore.records()` of the study.
+
+    Returns:
+        The figure (close it with `plt.close(fig)` when done).
+    """
+    highest: dict[str, TrialRecord] = {}
+    for r in records:
+        if r.complete and r.curve and r.rung >= getattr(highest.get(r.signature), "rung", -1):
+            highest[r.signature] = r
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=100)
+    for r in highest.values():
+        steps, accuracy = zip(*r.curve, strict=True)
+        ax.plot(steps, accuracy, "-o", ms=3, lw=1, alpha=0.6)
+    for steps in sorted({r.steps for r in records if r.steps is not None}):
+        ax.axvline(steps, color="grey", lw=0.5, ls=":")
+    ax.set_xscale("log")
+    ax.set_xlabel("training steps (dotted: the rungs)")
+    ax.set_ylabel("top-1 accuracy")
+    ax.set_title(f"{len(highest)} specs, each to its highest rung")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

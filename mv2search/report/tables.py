@@ -51,20 +51,26 @@ def trial_rows(
 
     Columns: trial, state, signature, the metrics of `METRICS` then any other metric (e.g.
     `train_s`), the `spec_cells` factors, on_front (trial number in `on_front`), wall_time_s,
-    reason. Missing values are None.
+    reason; in a multi-fidelity study (any trial with `steps`) also rung, steps and the learning
+    curve (`"<step>:<top-1> ..."`, every evaluation of the run up to the rung). Missing values
+    are None.
     """
     extra = sorted({k for r in records for k in r.metrics} - set(METRICS))
     metrics = [*METRICS, *extra]
-    columns = ["trial", "state", "signature", *metrics, *FACTOR_COLUMNS]
-    columns += ["on_front", "wall_time_s", "reason"]
+    rungs = any(r.steps is not None for r in records)
+    columns = ["trial", "state", "signature", *(["rung", "steps"] if rungs else [])]
+    columns += [*metrics, *FACTOR_COLUMNS, "on_front", "wall_time_s", "reason"]
+    columns += ["curve"] if rungs else []
     rows = []
     for r in records:
         cells = spec_cells(r.spec)
         rows.append(
             [r.number, r.state, r.signature]
+            + ([r.rung, r.steps] if rungs else [])
             + [r.metrics.get(m) for m in metrics]
             + [cells[k] for k in FACTOR_COLUMNS]
             + [r.number in on_front, r.wall_time_s, r.reason or ""]
+            + ([" ".join(f"{s:g}:{a:.4f}" for s, a in r.curve)] if rungs else [])
         )
     return columns, rows
 

@@ -82,28 +82,41 @@ class Evaluator:
         self.latency_store = LatencyStore(store_path)
         self._splits: dict[int, DataSplits] = {}
         self._predictor = None
+        # (step, top-1) of every evaluation of the last proxy run scored (its learning curve)
+        self.last_curve: list[list[float]] | None = None
 
     @property
     def trainer(self) -> TrainerConfig:
         """The proxy recipe."""
         return self.training.trainer
 
-    def __call__(self, spec: ArchSpec) -> dict[str, float]:
+    def __call__(self, spec: ArchSpec, steps: int | None = None) -> dict[str, float]:
         """All metrics of `spec` the study needs, in their own units.
+
+        Args:
+            spec: The candidate.
+            steps: Train to this step (a rung of a multi-fidelity study); None: the trainer's
+                own budget.
 
         Raises:
             EvaluationFailed: with the reason (diverged, out of memory, an error).
         """
         metrics = exact_metrics(spec)
+        self.last_curve = None
         try:
             if "latency_ms" in self.metrics:
                 metrics["latency_ms"] = self.latency_ms(spec)
             if "accuracy" in self.metrics:
-                result = self.proxy_train(spec)
+                result = self.proxy_train(spec, steps)
                 if not result.ok:
                     raise EvaluationFailed(f"proxy training {result.status}: {result.reason}")
                 metrics["accuracy"] = float(result.top1)
-                metrics["train_s"] = float(result.wall_s)
+                metrics["train_s"] = float(result.wall_s)  # the run's seconds up to this step
+                self.last_curve = [
+                    [float(r["step"]), float(r["top1"])]
+                    for r in result.history
+                    if r.get("top1") is not None
+                ]
         except EvaluationFailed:
             raise
         except (RuntimeError, ValueError, OSError) as err:
@@ -127,14 +140,27 @@ class Evaluator:
         stats, _ = cached_latency(spec, self.device, self.latency_store)
         return float(stats.median_ms)
 
-    def proxy_train(self, spec: ArchSpec) -> TrainResult:
-        """Train `spec` with the proxy recipe, or read back the finished run of the same spec."""
+    def proxy_train(self, spec: ArchSpec, steps: int | None = None) -> TrainResult:
+        """Train `spec` with the proxy recipe, or read back the finished run of the same spec.
+
+        Args:
+            spec: The candidate.
+            steps: Stop at this step (a rung of a trainer measured in steps: the run's folder is
+                the same for every rung, so a later rung continues it and an earlier one is read
+                from its evaluations); None: the trainer's own budget.
+        """
         size = proxy_resolution(spec.image_size, self.settings.resolution_scale)
         trainer = dataclasses.replace(self.trainer, image_size=size)
+        if steps is not None:
+            trainer = dataclasses.replace(trainer, max_steps=steps)
         run_dir = self.train_dir(spec, trainer)
         done = run_dir / "result.json"
         if done.is_file():
-            return TrainResult.from_dict(json.loads(done.read_text()))
+            result = TrainResult.from_dict(json.loads(done.read_text()))
+            if steps is None or result.steps == steps or not result.ok:
+                return result
+            if result.steps > steps:
+                return result.at_step(steps)
         data = self._data(size)
         spec = dataclasses.replace(spec, image_size=size, num_classes=data.num_classes)
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -142,10 +168,11 @@ class Evaluator:
         return train(spec, data, trainer, seed=self.training.seed, run_dir=run_dir, device=device)
 
     def train_dir(self, spec: ArchSpec, trainer: TrainerConfig) -> Path:
-        """`<runs_dir>/train/<signature>-<trainer>-<hash of trainer, data and seed>`."""
+        """`<runs_dir>/train/<signature>-<trainer>-<hash of trainer, data and seed>` (for a
+        trainer measured in steps, the same folder for every stop: `TrainerConfig.identity`)."""
         training = self.training
         identity = {
-            "trainer": dataclasses.asdict(trainer),
+            "trainer": trainer.identity(),
             "data": [training.data_source, dataclasses.asdict(training.data_options)],
             "seed": training.seed,
         }

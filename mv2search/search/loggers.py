@@ -265,6 +265,9 @@ def _trial_row(record: TrialRecord) -> dict[str, Any]:
     for key in _STAGES:
         for i, value in enumerate(spec.get(key, ())):
             row[f"trial/{key}.{i}"] = value
+    if record.steps is not None:  # a rung of a multi-fidelity study, and its learning curve
+        row["trial/rung"], row["trial/steps"] = record.rung, record.steps
+        row["trial/curve"] = " ".join(f"{s:g}:{a:.4f}" for s, a in record.curve)
     if record.reason:
         row["trial/reason"] = record.reason
     return row

@@ -1,8 +1,9 @@
 """The in-memory optimisation loop (propose, evaluate, append) used by tests and benchmarks.
 
-Candidates that fail `problem.is_feasible` are never proposed (the optimizer filters them), so
-every evaluation counts. Hypervolume is recorded after each evaluation over the feasible finite
-rows. The durable study loop (Optuna storage, workers) is separate.
+Candidates that fail `problem.is_feasible` are never proposed (the optimizer filters them, and an
+optimizer built by name is also given the problem's `constraint` values), so every evaluation
+counts. Hypervolume is recorded after each evaluation over the feasible finite rows. The durable
+study loop (Optuna storage, workers) is separate.
 """
 
 from __future__ import annotations
@@ -38,9 +39,9 @@ def optimize(
     """Run `n_evals` evaluations of `problem`, `batch` proposals at a time.
 
     Args:
-        problem: A `Problem` (space, objectives, evaluate, is_feasible).
+        problem: A `Problem` (space, objectives, evaluate, is_feasible, constraint).
         optimizer: An optimizer, or a name for `make_optimizer` (built with `seed` and the
-            problem's `is_feasible`).
+            problem's `is_feasible` and `constraint`).
         n_evals: Number of evaluations.
         batch: Proposals per `propose` call (evaluated before the next call).
         seed: Seed of an optimizer built by name.
@@ -53,7 +54,12 @@ def optimize(
     """
     if isinstance(optimizer, str):
         optimizer = make_optimizer(
-            optimizer, problem.space, problem.objectives, seed, is_feasible=problem.is_feasible
+            optimizer,
+            problem.space,
+            problem.objectives,
+            seed,
+            is_feasible=problem.is_feasible,
+            constraint=getattr(problem, "constraint", None),
         )
     objectives, d = problem.objectives, problem.space.dim
     X = torch.empty(0, d, dtype=torch.float64)

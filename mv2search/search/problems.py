@@ -1,15 +1,24 @@
 """Test problems for the optimizer, in the same encoded form as a search space.
 
 A `Problem` has a space (`dim`, `bounds`, `snap`, `sample_encoded`, `parameters`), `Objectives`,
-`evaluate(x: d) -> dict` of metrics in their own units, an optional `is_feasible(x)` (exact
-constraints, checked before evaluation) and, where BoTorch provides it, `max_hv`.
+`evaluate(x: d) -> dict` of metrics in their own units, optional exact constraints checked before
+evaluation (`is_feasible(x) -> bool` and the same as values, `constraint(x) -> c`, feasible iff
+all `<= 0`, Optuna's convention) and, where it is known, `max_hv`.
 
 - `branin_currin()`: BraninCurrin, d=2, both minimised, reference (18, 6), max HV 59.36.
 - `dtlz2()`: DTLZ2, d=6, m=2, minimised, reference (1.1, 1.1), max HV 0.4246.
 - `c2_dtlz2()`: C2-DTLZ2, d=4, m=2 (the BoTorch tutorial's setting), reference (1.1, 1.1), max
-  feasible HV 0.3996; its constraint (slack >= 0) is used as a known constraint (`is_feasible`).
+  feasible HV 0.3996; its constraint (BoTorch's slack, `>= 0` feasible) is a known constraint:
+  `constraint(x) = -slack(x)`. About 21.7 % of the box is feasible.
+- `osy()`: OSY, d=6, m=2, minimised, six constraints (`-slack`, in their own units), reference
+  (-75, 75); about 3.2 % of the box is feasible; no known maximum HV.
 - `mv2_problem()`: `load_space('mv2')`, synthetic accuracy (max) vs exact giga-MACs (min), with an
-  optional MACs budget and, when the latency table covers the space, predicted latency (min).
+  optional MACs budget (`constraint(x) = gmacs - max_gmacs`, `budget_slack`) and, when the
+  latency table covers the space, predicted latency (min).
+- `learning_curves()`, `learning_curves(agree=True)`: multi-fidelity, d=3, accuracy after a
+  fraction `s` of the training steps (max) vs a MACs-like cost (min, the same at every `s`);
+  `evaluate(x, s=1.0)`; reference (0.3, 2.2); max HV at `s = 1` 0.9652 (crossing curves) and
+  1.2257 (agreeing), from a dense grid (formulas below).
 
 Synthetic accuracy (deterministic, smooth in each coordinate, saturating at 0.95):
 
@@ -20,6 +29,21 @@ Synthetic accuracy (deterministic, smooth in each coordinate, saturating at 0.95
     f = (ffn_multiplier - 1.5) / 1.5                in [0, 1]
     z = 1.4 w + 0.8 r + 0.4 t + 0.9 a (1 + 0.5 r) + 0.15 f
     accuracy = 0.95 - 0.55 exp(-z)
+
+Learning curves (`x = (w, t, q)` in `[0, 1]^3`: width, depth, resolution; `s` in `(0, 1]`):
+
+    z = 1.2 w + 0.8 t + 0.6 q + 0.4 w t                  capacity, in [0, 3]
+    a(x) = 0.40 + 0.55 (1 - exp(-1.1 z))                 asymptote: larger is better...
+    r(x) = 9 exp(-z)                                     ...but learns slower
+    accuracy(x, s) = a(x) (1 - exp(-s r(x)))             crossing curves
+    accuracy(x, s) = a(x) (1 - exp(-3 s))                agreeing: the same ranking at every s
+    gmacs(x) = 0.05 + 1.95 (c(x) - c_0) / (1 - c_0),     c = (0.25 + 0.75 w)^2 (0.5 + 0.5 t)
+                                                             (0.35 + 0.65 q)^2, c_0 = c(0)
+
+With crossing curves the most accurate capacity is z ~ 0.55 at s = 1/4 and z ~ 1.15 at s = 1
+(Kendall's tau of the two rankings 0.37 on 300 uniform points); `noise_sd` adds Gaussian noise
+to the accuracy, a function of (seed, x, s). Maximum HV at s = 1 (noise-free), on a 201^3 grid
+(101^3 gives 1e-4 less): 0.9652 crossing, 1.2257 agreeing; at s = 1/4: 0.3704 and 0.3939.
 """
 
 from __future__ import annotations
@@ -29,12 +53,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
-from botorch.test_functions.multi_objective import C2DTLZ2, DTLZ2, BraninCurrin
+from botorch.test_functions.multi_objective import C2DTLZ2, DTLZ2, OSY, BraninCurrin
 
+from mv2search.search.optimizers.base import budget_slack
 from mv2search.study.objectives import Budget, Objective, Objectives
 
-__all__ = ["BoxSpace", "Problem", "branin_currin", "c2_dtlz2", "dtlz2", "mv2_problem", "PROBLEMS"]
+__all__ = [
+    "BoxSpace",
+    "Problem",
+    "branin_currin",
+    "c2_dtlz2",
+    "dtlz2",
+    "learning_curves",
+    "mv2_problem",
+    "osy",
+    "PROBLEMS",
+]
 
 ATTENTION_QUALITY = {"separable": 1.0, "mha": 1.1, "additive": 0.9, "none": 0.0}
 
@@ -103,9 +139,25 @@ class Problem:
     max_hv: float | None = None
     # Extra description (e.g. which objectives were skipped and why).
     notes: dict[str, Any] = field(default_factory=dict)
+    # The exact constraints as `c` values, feasible iff all <= 0 (None: unconstrained); agrees
+    # with `is_feasible`.
+    constraint: Callable[[torch.Tensor], torch.Tensor] | None = None
+    # The metrics that change with the fidelity; when any, `evaluate(x, s=1.0)` takes the
+    # fidelity `s` in (0, 1] (a fraction of the top rung's training steps).
+    fidelity_metrics: tuple[str, ...] = ()
 
 
 def _botorch_problem(name: str, function: Any) -> Problem:
+    """A BoTorch multi-objective test function (built with `negate=True`) as a `Problem`.
+
+    Args:
+        name: The problem's name.
+        function: A `MultiObjectiveTestProblem`, optionally a `ConstrainedBaseTestProblem`
+            (its slack, `>= 0` feasible, becomes `constraint = -slack`).
+
+    Returns:
+        The problem; `max_hv` is None when BoTorch gives no maximum hypervolume.
+    """
     names = [f"f{i}" for i in range(function.num_objectives)]
     objectives = Objectives([Objective(n, "min") for n in names], (-function.ref_point).tolist())
 
@@ -113,14 +165,24 @@ def _botorch_problem(name: str, function: Any) -> Problem:
         y = -function(x.double().unsqueeze(0))[0]  # negate=True: back to minimised values
         return dict(zip(names, y.tolist(), strict=True))
 
-    is_feasible = None
+    is_feasible = constraint = None
     if getattr(function, "num_constraints", 0):
 
-        def is_feasible(x: torch.Tensor) -> bool:
-            return bool((function.evaluate_slack(x.double().unsqueeze(0)) >= 0).all())
+        def constraint(x: torch.Tensor) -> torch.Tensor:
+            return -function.evaluate_slack(x.double().unsqueeze(0))[0]
 
+        def is_feasible(x: torch.Tensor) -> bool:
+            return bool((constraint(x) <= 0).all())
+
+    max_hv = getattr(function, "_max_hv", None)
     return Problem(
-        name, BoxSpace(function.bounds), objectives, evaluate, is_feasible, float(function._max_hv)
+        name,
+        BoxSpace(function.bounds),
+        objectives,
+        evaluate,
+        is_feasible,
+        None if max_hv is None else float(max_hv),
+        constraint=constraint,
     )
 
 
@@ -137,6 +199,57 @@ def dtlz2() -> Problem:
 def c2_dtlz2() -> Problem:
     """C2-DTLZ2 (d=4, m=2, minimised, constraint known), reference (1.1, 1.1), max HV 0.3996."""
     return _botorch_problem("c2_dtlz2", C2DTLZ2(dim=4, num_objectives=2, negate=True))
+
+
+def osy() -> Problem:
+    """OSY (d=6, m=2, minimised, six known constraints), reference (-75, 75), max HV unknown."""
+    return _botorch_problem("osy", OSY(negate=True))
+
+
+def _capacity_rate_cost(x: torch.Tensor) -> tuple[float, float, float]:
+    """`z`, `a`, `r` and `gmacs` of the learning-curve problems (module docstring)."""
+    w, t, q = (float(v) for v in x.double().reshape(3))
+    z = 1.2 * w + 0.8 * t + 0.6 * q + 0.4 * w * t
+    c0 = 0.25**2 * 0.5 * 0.35**2
+    c = (0.25 + 0.75 * w) ** 2 * (0.5 + 0.5 * t) * (0.35 + 0.65 * q) ** 2
+    return (
+        0.40 + 0.55 * (1 - math.exp(-1.1 * z)),
+        9.0 * math.exp(-z),
+        0.05 + 1.95 * (c - c0) / (1 - c0),
+    )
+
+
+def learning_curves(agree: bool = False, noise_sd: float = 0.0, seed: int = 0) -> Problem:
+    """A multi-fidelity problem: accuracy along a learning curve vs a MACs-like cost.
+
+    Args:
+        agree: Every spec learns at the same rate, so the ranking by accuracy is the same at
+            every fidelity (a monotone transformation); otherwise larger specs reach a higher
+            asymptote but learn slower, and low fidelities rank them differently.
+        noise_sd: Standard deviation of Gaussian noise on the accuracy (0: none).
+        seed: Seed of the noise: the same `(seed, x, s)` gives the same value.
+
+    Returns:
+        The problem (`evaluate(x, s=1.0)`, `fidelity_metrics == ("accuracy",)`, `max_hv` at
+        `s = 1` without noise).
+    """
+    objectives = Objectives([Objective("accuracy", "max"), Objective("gmacs", "min")], (0.3, 2.2))
+
+    def evaluate(x: torch.Tensor, s: float = 1.0) -> dict[str, float]:
+        if not 0 < s <= 1:
+            raise ValueError(f"s: the fidelity must be in (0, 1], got {s}")
+        a, r, gmacs = _capacity_rate_cost(x)
+        accuracy = a * (1 - math.exp(-s * (3.0 if agree else r)))
+        if noise_sd:
+            key = [seed, *(round(float(v) * 1e9) for v in x.reshape(-1)), round(s * 1e9)]
+            accuracy += noise_sd * float(np.random.default_rng(np.abs(key)).standard_normal())
+        return {"accuracy": accuracy, "gmacs": gmacs}
+
+    name = "learning_curves_agree" if agree else "learning_curves"
+    box = BoxSpace(torch.tensor([[0.0] * 3, [1.0] * 3]))
+    max_hv = None if noise_sd else (1.2257 if agree else 0.9652)
+    notes = {"agree": agree, "noise_sd": noise_sd}
+    return Problem(name, box, objectives, evaluate, None, max_hv, notes, None, ("accuracy",))
 
 
 def synthetic_accuracy(spec: Any) -> float:
@@ -201,20 +314,23 @@ def mv2_problem(
             out["latency_ms"] = predictor.predict_us(spec) / 1e3
         return out
 
-    budget = Budget("macs", max_gmacs * 1e9) if max_gmacs is not None else None
+    # The budget as the search runner has it: owned by the objectives, its slack the constraint.
+    budgets = [Budget("gmacs", max_gmacs)] if max_gmacs is not None else []
+    goals = Objectives(objectives, reference, budgets)
 
     def is_feasible(x: torch.Tensor) -> bool:
-        return budget is None or budget.feasible({"macs": count_macs(space.decode(x))})
+        return goals.is_feasible(space.decode(x))
 
-    notes = {"latency": predictor is not None, "budget": budget}
+    notes = {"latency": predictor is not None, "budget": budgets[0] if budgets else None}
     return Problem(
         "mv2",
         space,
-        Objectives(objectives, reference),
+        goals,
         evaluate,
-        is_feasible if budget else None,
+        is_feasible if budgets else None,
         None,
         notes,
+        constraint=budget_slack(space, goals),
     )
 
 
@@ -222,5 +338,8 @@ PROBLEMS: dict[str, Callable[[], Problem]] = {
     "branin_currin": branin_currin,
     "dtlz2": dtlz2,
     "c2_dtlz2": c2_dtlz2,
+    "osy": osy,
     "mv2": mv2_problem,
+    "learning_curves": learning_curves,
+    "learning_curves_agree": lambda: learning_curves(agree=True),
 }

@@ -12,8 +12,15 @@ workers on one study. Each turn of the loop reads the study afresh (method.md 4)
    evaluates it, and records COMPLETE with its metrics or FAIL with the reason;
 4. the outputs of `runs/<study>/` are rewritten (`mv2search.report.outputs`).
 
-The study stops at `optimizer.n_trials` finished trials (COMPLETE, or FAIL with a reason); a
-worker that finds the rest running waits for them, and takes over any that die. A claim counts
+With `fidelity=asha` (rungs of training steps) each rung of a spec is its own trial: a new
+candidate trains to rung 0, and before anything new is proposed a worker trains on any spec
+that `mv2search.search.promotion` finds due for the next rung (resuming its run's checkpoint;
+the claim, keyed by signature and rung, makes it happen once). The optimizer sees every rung
+with its fidelity (steps / top rung's steps).
+
+The study stops at `optimizer.n_trials` finished candidates (COMPLETE, or FAIL with a reason, at
+rung 0) and, with rungs, once nothing is running and nothing is due for promotion; a worker
+that finds the rest running waits for them, and takes over any that die. A claim counts
 the study's finished and running trials under the study's lock (`StudyStore.claim(limit=...)`),
 so any number of workers finish with exactly `n_trials`. A trial whose worker died is not
 counted: it stays in the study as a FAIL row "worker died" and its spec is evaluated again (a
@@ -40,8 +47,9 @@ from mv2search.report.tables import summary_table
 from mv2search.search.evaluator import EvaluationFailed, Evaluator
 from mv2search.search.latency_check import check_front_latency
 from mv2search.search.loggers import LOGGERS, StudyLogger
-from mv2search.search.optimizers import build_optimizer
+from mv2search.search.optimizers import budget_slack, build_optimizer
 from mv2search.search.preflight import check_budgets, check_device
+from mv2search.search.promotion import Promotion, RungEntry, promotable
 from mv2search.search.registry import lookup
 from mv2search.search.settings import (
     SearchAppConfig,
@@ -51,7 +59,7 @@ from mv2search.search.settings import (
 )
 from mv2search.search.space import SearchSpace
 from mv2search.study.front import Front
-from mv2search.study.store import WORKER_DIED, Records, StudyStore
+from mv2search.study.store import WORKER_DIED, Orphan, Records, StudyStore
 
 __all__ = ["SearchOutcome", "SearchWorker", "study_name"]
 
@@ -73,6 +81,8 @@ class SearchOutcome:
     # predicted vs measured latency of the front (`evaluator.latency=predicted` only)
     latency_check: PredictionReport | None = None
     workers: int = 1  # worker processes of this command (`workers=`)
+    # multi-fidelity: (steps, COMPLETE trials) of every rung; empty for one fidelity
+    rungs: tuple[tuple[int, int], ...] = ()
 
 
 def study_name(cfg: SearchAppConfig, space: SearchSpace) -> str:
@@ -98,7 +108,10 @@ class SearchWorker:
         self.name = study_name(cfg, self.space)
         self.out_dir = Path(cfg.runs_dir) / self.name
         options = cfg.data.options.under(cfg.runs_dir)
-        training = TrainingSetup(cfg.trainer, cfg.data.source, options, cfg.seed)
+        cfg.fidelity.check()
+        self.rungs = tuple(cfg.fidelity.rungs)
+        trainer = cfg.fidelity.trainer(cfg.trainer)
+        training = TrainingSetup(trainer, cfg.data.source, options, cfg.seed)
         device = _device(cfg.device)
         self.evaluator = Evaluator(
             self.objectives.names, training, device, cfg.evaluator, cfg.runs_dir
@@ -110,7 +123,12 @@ class SearchWorker:
         check_budgets(self.space, self.objectives)
         check_device(device, self.objectives.names, cfg.evaluator.torch_device)
         self.optimizer = build_optimizer(
-            cfg.optimizer, self.space, self.objectives, cfg.seed, self._feasible
+            cfg.optimizer,
+            self.space,
+            self.objectives,
+            cfg.seed,
+            self._feasible,
+            budget_slack(self.space, self.objectives),  # the exact budgets, for Optuna's samplers
         )
         self._logger_class = lookup(LOGGERS, cfg.logger.name, "logger.name")
         self.settings = study_settings(cfg, self.objectives, training, device.name)
@@ -157,12 +175,16 @@ class SearchWorker:
             disable=None if progress is None else not progress,
         )
         while True:
-            if records.n_finished >= target:
-                break
+            due = self._promotions(records)
+            n_running = records.x_pending.shape[0]
+            if records.n_finished >= target and not due and not records.orphans:
+                if not self.rungs or n_running == 0:
+                    break
             if records.orphans:
-                spec_dict, x = records.orphans[0]
-                evaluated += self._evaluate(ArchSpec.from_dict(spec_dict), torch.tensor(x))
-            elif records.n_finished + records.x_pending.shape[0] >= target:
+                evaluated += self._evaluate_orphan(records.orphans[0])
+            elif due:
+                evaluated += self._promote(due[0], records)
+            elif records.n_finished + self._n_new_running(records) >= target:
                 time.sleep(min(self.cfg.storage.heartbeat_s, 5.0))  # the rest is running
             else:
                 evaluated += self._propose_and_evaluate(records)
@@ -170,7 +192,7 @@ class SearchWorker:
             bar.update(min(records.n_finished, target) - bar.n)
             bar.set_postfix_str(self._postfix(records))
         bar.close()
-        front = write_outputs(self.out_dir, self.store.records(), self.objectives)
+        front = write_outputs(self.out_dir, self.store.records(), self.objectives, self.rungs)
         latency_check = check_front_latency(self.evaluator, front.records, self.out_dir)
         self.logger.finish()
         return SearchOutcome(
@@ -185,13 +207,19 @@ class SearchWorker:
             wall_s=time.monotonic() - start,
             summary=summary_table(front, self.objectives),
             latency_check=latency_check,
+            rungs=tuple(
+                (steps, sum(r == k for r in records.rungs)) for k, steps in enumerate(self.rungs)
+            ),
         )
 
     def _propose_and_evaluate(self, records: Records) -> int:
         X = torch.cat([records.x, records.x_failed])
         failed = torch.full((records.x_failed.shape[0], self.objectives.m), float("nan"))
         Y = torch.cat([self.objectives.to_max(records.values), failed.double()])
-        x = self.optimizer.propose(X, Y, records.x_pending, 1)
+        if self.rungs:
+            x = self.optimizer.propose(X, Y, records.x_pending, 1, fidelity=self._fidelity(records))
+        else:
+            x = self.optimizer.propose(X, Y, records.x_pending, 1)
         if x.shape[0] == 0:
             raise RuntimeError(
                 f"study {self.name!r}: the space has no feasible candidate left to propose "
@@ -199,13 +227,62 @@ class SearchWorker:
             )
         return self._evaluate(self.space.decode(x[0]), x[0])
 
-    def _evaluate(self, spec: ArchSpec, x: torch.Tensor) -> int:
-        """Claim and evaluate one spec; 0 when another worker holds it."""
-        handle = self.store.claim(spec, x, self.cfg.seed, limit=self.cfg.optimizer.n_trials)
+    # ------------------------------------------------------------------------------ fidelity
+    def _promotions(self, records: Records) -> list[Promotion]:
+        """The promotions due now (none for one fidelity)."""
+        if not self.rungs:
+            return []
+        values = self.objectives.to_max(records.values)
+        entries = [
+            RungEntry(sig, records.rung_of(i), tuple(values[i].tolist()), records.numbers[i])
+            for i, sig in enumerate(records.signatures)
+        ]
+        reference = self.objectives.to_max(
+            torch.tensor([self.objectives.reference_point], dtype=torch.float64)
+        )[0].tolist()
+        return promotable(
+            entries, self.cfg.fidelity.eta, len(self.rungs) - 1, records.taken, reference
+        )
+
+    def _promote(self, promotion: Promotion, records: Records) -> int:
+        i = next(
+            i
+            for i, sig in enumerate(records.signatures)
+            if sig == promotion.signature and records.rung_of(i) == promotion.rung - 1
+        )
+        spec = self.space.decode(records.x[i])
+        return self._evaluate(spec, records.x[i], promotion.rung)
+
+    def _evaluate_orphan(self, orphan: Orphan) -> int:
+        spec = ArchSpec.from_dict(orphan.spec)
+        return self._evaluate(spec, torch.tensor(orphan.x), orphan.rung)
+
+    def _n_new_running(self, records: Records) -> int:
+        """Running rung-0 trials (new candidates; all running trials for one fidelity)."""
+        n_running = records.x_pending.shape[0]
+        if not self.rungs:
+            return n_running
+        return n_running - sum(r > 0 for r in records.pending_rungs)
+
+    def _fidelity(self, records: Records) -> torch.Tensor:
+        """The fidelity of each row the optimizer sees: rung steps / top rung steps (failed
+        rows: the rung they failed at)."""
+        top = self.rungs[-1]
+        rungs = [records.rung_of(i) for i in range(records.x.shape[0])]
+        rungs += list(records.failed_rungs) or [0] * records.x_failed.shape[0]
+        return torch.tensor([self.rungs[r] / top for r in rungs], dtype=torch.float64)
+
+    # ---------------------------------------------------------------------------- evaluation
+    def _evaluate(self, spec: ArchSpec, x: torch.Tensor, rung: int = 0) -> int:
+        """Claim and evaluate one spec (at `rung`); 0 when another worker holds it."""
+        steps = self.rungs[rung] if self.rungs else None
+        handle = self.store.claim(
+            spec, x, self.cfg.seed, limit=self.cfg.optimizer.n_trials, rung=rung, steps=steps
+        )
         if handle is None:
             return 0
         try:
-            metrics = self.evaluator(spec)
+            metrics = self.evaluator(spec, steps)
         except EvaluationFailed as err:
             self.store.fail(handle, str(err))
         except BaseException:
@@ -214,9 +291,9 @@ class SearchWorker:
             raise
         else:
             values = [metrics[name] for name in self.objectives.names]
-            self.store.complete(handle, metrics, values)
+            self.store.complete(handle, metrics, values, curve=self.evaluator.last_curve)
         records = self.store.records()
-        front = write_outputs(self.out_dir, records, self.objectives)
+        front = write_outputs(self.out_dir, records, self.objectives, self.rungs)
         record = next(r for r in records if r.number == handle.number)
         self.logger.log_trial(record, records, front.records, front.trace)
         return 1

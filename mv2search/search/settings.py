@@ -32,6 +32,7 @@ __all__ = [
     "DataConfig",
     "DeviceConfig",
     "EvaluatorConfig",
+    "FidelityConfig",
     "ObjectiveConfig",
     "ObjectivesConfig",
     "SearchAppConfig",
@@ -118,6 +119,38 @@ class EvaluatorConfig:
 
 
 @dataclass
+class FidelityConfig:
+    """Group `fidelity`: one fidelity, or successive halving over rungs (`fidelity=asha`)."""
+
+    name: str = MISSING
+    # training steps of each rung, increasing; empty: one fidelity, the trainer's own budget
+    rungs: list[int] = field(default_factory=list)
+    eta: int = 2  # the top 1/eta of a rung is promoted to the next (mv2search.search.promotion)
+
+    def check(self) -> None:
+        """Raises ValueError naming `fidelity.rungs` or `fidelity.eta` when they are invalid."""
+        rungs = list(self.rungs)
+        if any(not isinstance(r, int) or r < 1 for r in rungs) or rungs != sorted(set(rungs)):
+            raise ValueError(
+                f"fidelity.rungs: {rungs}; expected increasing positive step counts "
+                "(empty: one fidelity)"
+            )
+        if not isinstance(self.eta, int) or self.eta < 2:
+            raise ValueError(f"fidelity.eta: {self.eta!r}; expected an integer >= 2")
+
+    def trainer(self, trainer: TrainerConfig) -> TrainerConfig:
+        """The trainer of a study with these rungs: measured in steps, its schedule laid over
+        the top rung and scored at every rung (unchanged for one fidelity)."""
+        if not self.rungs:
+            return trainer
+        eval_steps = sorted({*trainer.eval_steps, *self.rungs})
+        eval_steps = [s for s in eval_steps if s <= self.rungs[-1]]
+        return dataclasses.replace(
+            trainer, schedule_steps=self.rungs[-1], eval_steps=eval_steps, max_steps=None
+        )
+
+
+@dataclass
 class SearchAppConfig:
     """The whole `search.py` config (Hydra schema `base_search`)."""
 
@@ -130,6 +163,7 @@ class SearchAppConfig:
     storage: StorageConfig = field(default_factory=StorageConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     evaluator: EvaluatorConfig = field(default_factory=EvaluatorConfig)
+    fidelity: FidelityConfig = field(default_factory=FidelityConfig)
     study: str | None = None  # study name (None: <space>-<objectives>-<optimizer>-s<seed>)
     seed: int = 0  # proposals and proxy training
     runs_dir: str = "runs"  # root of everything the project writes
@@ -205,6 +239,8 @@ def study_settings(
         data_source=training.data_source,
         data_options=dataclasses.asdict(training.data_options),
         seed=training.seed,
+        rungs=tuple(cfg.fidelity.rungs),
+        eta=cfg.fidelity.eta,
     )
 
 

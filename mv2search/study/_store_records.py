@@ -39,6 +39,9 @@ class TrialRecord:
     code_version: str | None  # git commit of the worker
     host: str | None
     pid: int | None
+    rung: int = 0  # its rung in a multi-fidelity study (each rung is its own trial)
+    steps: int | None = None  # the training steps of that rung
+    curve: tuple[tuple[float, float], ...] = ()  # (step, accuracy) of the run's evaluations
 
     @property
     def complete(self) -> bool:
@@ -65,6 +68,8 @@ class StudySettings:
     data_source: str = ""  # `embedded` or an image-folder root
     data_options: dict[str, Any] = field(default_factory=dict)  # `DataOptions` as a dict
     seed: int = 0  # proposals and proxy training
+    rungs: tuple[int, ...] = ()  # training steps of each rung (empty: one fidelity)
+    eta: int = 2  # successive halving: the top 1/eta of a rung is promoted
     code_version: str | None = field(default=None, compare=False)  # set by the store
 
     @property
@@ -91,6 +96,7 @@ class StudySettings:
                 "data": [self.data_source, self.data_options],
                 "seed": self.seed,
             },
+            "fidelity": {"rungs": list(self.rungs), "eta": self.eta} if self.rungs else None,
         }
 
     @classmethod
@@ -115,6 +121,7 @@ class StudySettings:
             [Objective(n, inverse[d]) for n, d in names], attrs["reference_point"], budgets
         )
         source, options = evaluator["data"]
+        fidelity = attrs.get("fidelity") or {}
         return cls(
             objectives=objectives,
             space=attrs.get("space", {}),
@@ -126,6 +133,8 @@ class StudySettings:
             data_source=source,
             data_options=options,
             seed=evaluator["seed"],
+            rungs=tuple(int(r) for r in fidelity.get("rungs", ())),
+            eta=int(fidelity.get("eta", 2)),
             code_version=attrs.get("code_version"),
         )
 
@@ -136,8 +145,10 @@ def upgrade_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
 
     - A depth-multiplier parameter of the space was `{name: <label>, scales: <field>}`; it is
       `{name: <field>, scale: true}` (mv2_global's `ir_depth`, `attn_depth`).
+    - A study from before multi-fidelity search has no `fidelity`: one fidelity (None).
     """
     attrs = dict(attrs)
+    attrs.setdefault("fidelity", None)
     space = attrs.get("space")
     if isinstance(space, dict) and isinstance(space.get("parameters"), list):
         parameters = []
@@ -172,4 +183,7 @@ def trial_record(t: FrozenTrial, reason: str | None) -> TrialRecord:
         code_version=attrs.get("code_version"),
         host=attrs.get("host"),
         pid=attrs.get("pid"),
+        rung=int(attrs.get("rung", 0)),
+        steps=attrs.get("steps"),
+        curve=tuple((float(s), float(a)) for s, a in attrs.get("curve") or ()),
     )

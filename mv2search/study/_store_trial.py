@@ -61,6 +61,7 @@ class TrialHandle:
     seed: int
     started: float
     heartbeat: Heartbeat | None = field(default=None, repr=False, compare=False)
+    rung: int = 0  # the rung of a multi-fidelity study
 
     def elapsed(self) -> float:
         """Seconds since the claim (the trial's wall time)."""

@@ -9,16 +9,20 @@ optuna-dashboard opens it (`optuna-dashboard sqlite:///runs/<name>/study.db`):
   `evaluator` (metrics, budgets, device, latency, resolution_scale, trainer, data, seed),
   `code_version`, `x_names`, `x_bounds`; read and written as one `StudySettings`.
 - Trial user attrs: `signature`, `spec` (`ArchSpec.to_dict()`), `x` (encoded, `d`), `seed`,
-  `code_version`, `host`, `pid`; when finished `metrics`, `wall_time_s` and, for a failure,
+  `code_version`, `host`, `pid`, and in a multi-fidelity study `rung` (its index, 0 when absent)
+  and `steps` (the training steps of the rung); when finished `metrics`, `wall_time_s`, the
+  `curve` (`[step, accuracy]` of every evaluation of the run so far) and, for a failure,
   `fail_reason`. Optuna itself keeps state, values and start/complete times. Read as one
   `TrialRecord` per trial.
 
 Nothing outside this module indexes those keys: callers read the two named records.
 
-Concurrency: `claim` creates a RUNNING trial only if no trial of the same signature is COMPLETE,
-FAIL with a reason, or RUNNING; so a spec is evaluated at most once per study, whatever the
-number of workers. SQL stores make this atomic with a claim table keyed by `(study, signature)`
-(an `INSERT` that only one worker can win, see `_store_claims`); journal stores with a file lock.
+Concurrency: `claim` creates a RUNNING trial only if no trial of the same signature and rung is
+COMPLETE, FAIL with a reason, or RUNNING; so a spec is evaluated at most once per rung and study,
+whatever the number of workers (a rung is its own trial: the key is the signature, and
+`<signature>@<rung>` above rung 0). SQL stores make this atomic with a claim table keyed by
+`(study, key)` (an `INSERT` that only one worker can win, see `_store_claims`); journal stores
+with a file lock.
 
 Crash semantics: a worker records a heartbeat every `heartbeat_s` while it holds a trial. A
 RUNNING trial with no heartbeat for `3 x heartbeat_s` is stale: the next `claim` or `history`
@@ -57,7 +61,16 @@ from mv2search.study._store_open import (
 from mv2search.study._store_records import StudySettings, TrialRecord, trial_record
 from mv2search.study._store_trial import Heartbeat, TrialHandle
 
-__all__ = ["WORKER_DIED", "Records", "StudySettings", "StudyStore", "TrialHandle", "TrialRecord"]
+__all__ = [
+    "WORKER_DIED",
+    "Orphan",
+    "Records",
+    "StudySettings",
+    "StudyStore",
+    "TrialHandle",
+    "TrialRecord",
+    "rung_key",
+]
 
 WORKER_DIED = "worker died"
 """The failure reason of a trial whose worker stopped sending heartbeats."""
@@ -86,12 +99,33 @@ class Records:
     failed: list[tuple[str, str]]
     x_pending: torch.Tensor
     x_failed: torch.Tensor
-    orphans: list[tuple[dict[str, Any], list[float]]]
+    orphans: list[Orphan]
+    rungs: tuple[int, ...] = ()  # the rung of each COMPLETE row (empty: all rung 0)
+    numbers: tuple[int, ...] = ()  # the trial number of each COMPLETE row
+    failed_rungs: tuple[int, ...] = ()  # the rung of each row of `x_failed`
+    pending_rungs: tuple[int, ...] = ()  # the rung of each row of `x_pending`
+    taken: frozenset[tuple[str, int]] = frozenset()  # (signature, rung) with a live trial
 
     @property
     def n_finished(self) -> int:
-        """Trials that count towards a study's budget: COMPLETE, or FAIL with a reason."""
-        return self.x.shape[0] + self.x_failed.shape[0]
+        """Candidates that count towards a study's budget: COMPLETE, or FAIL with a reason, at
+        rung 0 (a promotion is not a new candidate)."""
+        done = sum(r == 0 for r in self.rungs) if self.rungs else self.x.shape[0]
+        failed = sum(r == 0 for r in self.failed_rungs) if self.failed_rungs else 0
+        return done + (failed if self.failed_rungs else self.x_failed.shape[0])
+
+    def rung_of(self, i: int) -> int:
+        """The rung of COMPLETE row `i`."""
+        return self.rungs[i] if self.rungs else 0
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """A spec and rung whose only trials died with their worker: evaluated again first."""
+
+    spec: dict[str, Any]
+    x: list[float]
+    rung: int = 0
 
 
 class StudyStore:
@@ -207,51 +241,74 @@ class StudyStore:
 
     # ------------------------------------------------------------------------------- lifecycle
     def claim(
-        self, spec: ArchSpec, x: torch.Tensor, seed: int, limit: int | None = None
+        self,
+        spec: ArchSpec,
+        x: torch.Tensor,
+        seed: int,
+        limit: int | None = None,
+        rung: int = 0,
+        steps: int | None = None,
     ) -> TrialHandle | None:
-        """Start a RUNNING trial for `spec`, unless its signature already has a trial or the
-        study is full.
+        """Start a RUNNING trial for `spec` at `rung`, unless it already has a trial there or
+        the study is full.
 
         Args:
             spec: The spec to evaluate.
             x: Its `d` encoded coordinates (`SearchSpace.encode(spec)`).
             seed: The training seed stored with the trial.
-            limit: Trials the study stops at (`n_trials`): no trial is started once the
-                finished and running ones reach it. Checked under the study lock, so any number
-                of workers finish with exactly `limit` (None: no limit).
+            limit: Candidates the study stops at (`n_trials`): no rung-0 trial is started once
+                the finished and running ones reach it (promotions are not limited). Checked
+                under the study lock, so any number of workers finish with exactly `limit`
+                (None: no limit).
+            rung: The rung (multi-fidelity studies); above 0, the spec must have finished the
+                rung below (COMPLETE), else no trial is started.
+            steps: The training steps of the rung, stored with the trial.
 
         Returns:
             The handle to pass to `complete`/`fail`, or None when the signature is COMPLETE,
             FAIL with a reason, or RUNNING in a live worker (see `result` for the cached one),
             or the study is full.
         """
-        signature = spec.signature
+        signature, key = spec.signature, rung_key(spec.signature, rung)
         with study_lock(self._lock_file, self._engine, self.study.study_name):
             self._fail_stale()
-            if self._find(signature, blocking=True) is not None:
+            if self._find(key, blocking=True) is not None:
                 return None
-            if limit is not None and self.n_reserved() >= limit:
+            if rung == 0 and limit is not None and self.n_reserved() >= limit:
                 return None
+            if rung > 0:
+                below = self._find(rung_key(signature, rung - 1), blocking=False)
+                if below is None or below.state != TrialState.COMPLETE:
+                    return None
             if self._claims is None:
-                return self._create(spec, x, seed)
+                return self._create(spec, x, seed, rung, steps)
             owner = uuid.uuid4().hex
-            if not self._claims.take(signature, owner, self._reclaimable):
+            if not self._claims.take(key, owner, self._reclaimable):
                 return None
-            handle = self._create(spec, x, seed)
-            if not self._claims.bind(signature, owner, handle.trial_id):
+            handle = self._create(spec, x, seed, rung, steps)
+            if not self._claims.bind(key, owner, handle.trial_id):
                 self.fail(handle, "claim lost to another worker")
                 return None
             return handle
 
     def n_reserved(self) -> int:
-        """Trials that count towards `n_trials`: finished (COMPLETE, or FAIL with a reason) or
-        RUNNING; a trial whose worker died does not (its spec is evaluated again)."""
-        return sum(not _died(t) for t in self._trials())
+        """Candidates that count towards `n_trials`: rung-0 trials finished (COMPLETE, or FAIL
+        with a reason) or RUNNING; a trial whose worker died does not (it is evaluated again)."""
+        return sum(not _died(t) and _rung(t) == 0 for t in self._trials())
 
-    def complete(self, handle: TrialHandle, metrics: dict[str, float], values: list[float]) -> None:
-        """Finish the trial as COMPLETE with its `metrics` and objective `values` (`m`)."""
+    def complete(
+        self,
+        handle: TrialHandle,
+        metrics: dict[str, float],
+        values: list[float],
+        curve: list[list[float]] | None = None,
+    ) -> None:
+        """Finish the trial as COMPLETE with its `metrics`, objective `values` (`m`) and, for a
+        trained candidate, its learning `curve` (`[step, accuracy]` pairs)."""
         handle.stop()
         self._storage.set_trial_user_attr(handle.trial_id, "metrics", _floats(metrics))
+        if curve is not None:
+            self._storage.set_trial_user_attr(handle.trial_id, "curve", curve)
         self._storage.set_trial_user_attr(handle.trial_id, "wall_time_s", handle.elapsed())
         self._storage.set_trial_state_values(
             handle.trial_id, TrialState.COMPLETE, [float(v) for v in values]
@@ -265,9 +322,9 @@ class StudyStore:
         self._storage.set_trial_state_values(handle.trial_id, TrialState.FAIL)
 
     # --------------------------------------------------------------------------------- reading
-    def result(self, signature: str) -> TrialRecord | None:
-        """The finished trial of `signature` (COMPLETE, or FAIL with a reason); or None."""
-        trial = self._find(signature, blocking=False)
+    def result(self, signature: str, rung: int = 0) -> TrialRecord | None:
+        """The finished trial of `signature` at `rung` (COMPLETE, or FAIL with a reason)."""
+        trial = self._find(rung_key(signature, rung), blocking=False)
         return None if trial is None else trial_record(trial, _reason(trial))
 
     def history(self) -> Records:
@@ -288,6 +345,11 @@ class StudyStore:
             x_pending=_matrix([t.user_attrs["x"] for t in running], d),
             x_failed=_matrix([t.user_attrs["x"] for t in failed], d),
             orphans=_orphans(trials),
+            rungs=tuple(_rung(t) for t in done),
+            numbers=tuple(t.number for t in done),
+            failed_rungs=tuple(_rung(t) for t in failed),
+            pending_rungs=tuple(_rung(t) for t in running),
+            taken=frozenset((t.user_attrs["signature"], _rung(t)) for t in trials if not _died(t)),
         )
 
     def records(self) -> list[TrialRecord]:
@@ -309,10 +371,11 @@ class StudyStore:
         trials = self.study.get_trials(deepcopy=False)
         return [t for t in trials if "signature" in t.user_attrs]
 
-    def _find(self, signature: str, blocking: bool) -> FrozenTrial | None:
-        """The trial that blocks `signature` (RUNNING/COMPLETE/FAIL not by a dead worker)."""
+    def _find(self, key: str, blocking: bool) -> FrozenTrial | None:
+        """The trial that blocks `key` (`rung_key`: RUNNING/COMPLETE/FAIL not by a dead
+        worker)."""
         for trial in self._trials():
-            if trial.user_attrs["signature"] != signature:
+            if _trial_key(trial) != key:
                 continue
             if trial.state == TrialState.RUNNING and not blocking:
                 continue
@@ -326,7 +389,9 @@ class StudyStore:
         trial = self._storage.get_trial(trial_id)
         return trial.state == TrialState.FAIL and _reason(trial) == WORKER_DIED
 
-    def _create(self, spec: ArchSpec, x: torch.Tensor, seed: int) -> TrialHandle:
+    def _create(
+        self, spec: ArchSpec, x: torch.Tensor, seed: int, rung: int = 0, steps: int | None = None
+    ) -> TrialHandle:
         values = [float(v) for v in torch.as_tensor(x, dtype=torch.float64).reshape(-1).tolist()]
         names = self.study.user_attrs.get("x_names")
         low, high = self.study.user_attrs.get("x_bounds", (values, values))
@@ -348,7 +413,8 @@ class StudyStore:
                 "code_version": code_version(),
                 "host": socket.gethostname(),
                 "pid": os.getpid(),
-            },
+            }
+            | ({"rung": int(rung), "steps": steps} if rung or steps is not None else {}),
         )
         trial_id = self._storage.create_new_trial(self._study_id, template_trial=template)
         beat = None
@@ -356,7 +422,8 @@ class StudyStore:
             self._storage.record_heartbeat(trial_id)
             beat = Heartbeat(self._storage, trial_id, self.heartbeat_s)
         number = self._storage.get_trial_number_from_id(trial_id)
-        return TrialHandle(trial_id, number, spec.signature, int(seed), time.monotonic(), beat)
+        started = time.monotonic()
+        return TrialHandle(trial_id, number, spec.signature, int(seed), started, beat, int(rung))
 
     def _fail_stale(self) -> None:
         if self._sql:
@@ -408,15 +475,30 @@ def _replaceable(study: optuna.Study) -> bool:
     return all("signature" in t.user_attrs and _died(t) for t in study.get_trials(deepcopy=False))
 
 
-def _orphans(trials: list[FrozenTrial]) -> list[tuple[dict[str, Any], list[float]]]:
-    """Specs whose every trial is a FAIL by a dead worker, once each, in trial order."""
-    taken = {t.user_attrs["signature"] for t in trials if not _died(t)}
-    found: dict[str, tuple[dict[str, Any], list[float]]] = {}
+def _orphans(trials: list[FrozenTrial]) -> list[Orphan]:
+    """Specs and rungs whose every trial is a FAIL by a dead worker, once each, in trial
+    order."""
+    taken = {_trial_key(t) for t in trials if not _died(t)}
+    found: dict[str, Orphan] = {}
     for trial in trials:
-        signature = trial.user_attrs["signature"]
-        if _died(trial) and signature not in taken and signature not in found:
-            found[signature] = (trial.user_attrs["spec"], trial.user_attrs["x"])
+        key = _trial_key(trial)
+        if _died(trial) and key not in taken and key not in found:
+            found[key] = Orphan(trial.user_attrs["spec"], trial.user_attrs["x"], _rung(trial))
     return list(found.values())
+
+
+def rung_key(signature: str, rung: int) -> str:
+    """The claim key of a spec at a rung: its signature at rung 0, `<signature>@<rung>`
+    above."""
+    return signature if rung == 0 else f"{signature}@{rung}"
+
+
+def _rung(trial: FrozenTrial) -> int:
+    return int(trial.user_attrs.get("rung", 0))
+
+
+def _trial_key(trial: FrozenTrial) -> str:
+    return rung_key(trial.user_attrs["signature"], _rung(trial))
 
 
 def _died(trial: FrozenTrial) -> bool:

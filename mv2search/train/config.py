@@ -13,13 +13,22 @@ and `none` are available).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
-__all__ = ["TrainerConfig", "load_trainer", "recipe_lr_wd", "PRECISIONS", "LR_SCALINGS"]
+__all__ = [
+    "TrainerConfig",
+    "load_trainer",
+    "recipe_lr_wd",
+    "PRECISIONS",
+    "LR_SCALINGS",
+    "SCHEDULES",
+]
 
 PRECISIONS = ("auto", "fp32", "bf16")
 LR_SCALINGS = ("sqrt", "linear", "none")
+SCHEDULES = ("cosine", "wsd")
 RECIPE_BATCH = 1024
 TRAINER_DIR = Path(__file__).resolve().parents[1] / "conf" / "trainer"
 
@@ -54,8 +63,22 @@ class TrainerConfig:
     lr_scaling: str = "sqrt"  # how a table LR moves from batch 1024 to batch_size
     min_lr_ratio: float = 0.1  # cosine floor as a fraction of the peak LR
     warmup_steps: int = 20000  # linear warm-up from warmup_init_lr ...
-    warmup_max_fraction: float = 0.05  # ... capped at this fraction of all steps
+    warmup_max_fraction: float = 0.05  # ... capped at this fraction of the schedule's steps
     warmup_init_lr: float = 1e-6
+    # cosine: warm-up then cosine to the floor over the schedule; wsd: warm-up, then the peak LR
+    # held, and every scored step (a stop, an `eval_steps` entry) scored after a decay branch
+    # of decay_fraction x its steps down to the floor (the run itself goes on undecayed)
+    schedule: str = "cosine"
+    # the schedule's length in steps (None: the run's own); set, the run is measured in steps
+    # (`max_steps`, `epochs` unused) and a run to N steps is a prefix of one to M > N: the same
+    # data, weights and LR up to N, so stopping and continuing equals running straight on
+    schedule_steps: int | None = None
+    decay_fraction: float = 0.2  # wsd: the decay branch's length as a fraction of its step
+    eval_steps: list[int] = field(default_factory=list)  # also score at these steps (rungs)
+    # re-estimate BatchNorm statistics on this many fixed training batches before every
+    # evaluation (0: score with the running averages; mv2search.train.bn)
+    bn_recalibration_batches: int = 20
+    eval_running_bn: bool = False  # also score with the running averages (before vs after)
     beta1: float = 0.9
     beta2: float = 0.999
     label_smoothing: float = 0.1
@@ -83,11 +106,44 @@ class TrainerConfig:
             raise ValueError(f"trainer.subset={self.subset!r}: must be a fraction in (0, 1]")
         _choice("precision", self.precision, PRECISIONS)
         _choice("lr_scaling", self.lr_scaling, LR_SCALINGS)
-        for name in ("label_smoothing", "min_lr_ratio", "warmup_max_fraction", "ema_momentum"):
+        _choice("schedule", self.schedule, SCHEDULES)
+        if self.schedule_steps is not None:
+            _positive("schedule_steps", self.schedule_steps)
+            if self.max_steps is not None and self.max_steps > self.schedule_steps:
+                raise ValueError(
+                    f"trainer.max_steps={self.max_steps} is past trainer.schedule_steps="
+                    f"{self.schedule_steps}; allowed: at most the schedule's length"
+                )
+        if not 0 < self.decay_fraction <= 1:
+            raise ValueError(f"trainer.decay_fraction={self.decay_fraction!r}: must lie in (0, 1]")
+        if any(not isinstance(s, int) or s < 1 for s in self.eval_steps):
+            raise ValueError(f"trainer.eval_steps={list(self.eval_steps)!r}: positive step counts")
+        if self.bn_recalibration_batches < 0:
+            raise ValueError("trainer.bn_recalibration_batches must be >= 0")
+        for name in ("label_smoothing", "min_lr_ratio", "ema_momentum"):
             if not 0 <= getattr(self, name) < 1:
                 raise ValueError(f"trainer.{name}={getattr(self, name)!r}: must lie in [0, 1)")
+        if not 0 <= self.warmup_max_fraction <= 1:
+            raise ValueError(
+                f"trainer.warmup_max_fraction={self.warmup_max_fraction!r}: must lie in [0, 1] "
+                "(1: no cap)"
+            )
         if self.num_workers < 0 or self.warmup_steps < 0:
             raise ValueError("trainer.num_workers and trainer.warmup_steps must be >= 0")
+
+    @property
+    def measured_in_steps(self) -> bool:
+        """A run with an explicit schedule length stops at `max_steps` and can be continued."""
+        return self.schedule_steps is not None
+
+    def identity(self) -> dict[str, Any]:
+        """What decides a run's trajectory, for its folder name and checkpoint identity: every
+        field, but for a run measured in steps not where it stops (`max_steps`, `epochs`), so
+        continuing it to more steps resumes the same folder."""
+        values = asdict(self)
+        if self.measured_in_steps:
+            del values["max_steps"], values["epochs"]
+        return values
 
     def peak_lr_and_decay(self, width_multiplier: float) -> tuple[float, float]:
         """The peak LR and weight decay for a model of this width.

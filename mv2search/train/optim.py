@@ -1,12 +1,15 @@
 """AdamW with the cvnets parameter groups, the warm-up + cosine schedule, and EMA weights.
 
-Schedule (per optimizer step `t` of `T`, warm-up `W`):
+Schedules (per optimizer step `t` of `T`, warm-up `W`):
 
     lr(t) = init + (peak - init) * t / W                                  for t < W
-    lr(t) = min + (peak - min) * (1 + cos(pi * (t - W) / (T - W))) / 2    otherwise
+    cosine: lr(t) = min + (peak - min) * (1 + cos(pi * (t - W) / (T - W))) / 2    otherwise
+    wsd:    lr(t) = peak                                                           otherwise
 
-with `min = peak * min_lr_ratio`. The LR is a pure function of the step, so a resumed run needs no
-scheduler state.
+with `min = peak * min_lr_ratio`. A `wsd` (warm-up, stable, decay) run is scored after a decay
+branch of `D` steps from its stable weights: `lr_i = peak - (peak - min) * (i + 1) / D` for the
+branch's step `i` (`decay_lr`); the run itself goes on at the peak. The LR is a pure function of
+the step, so a resumed run needs no scheduler state.
 
 EMA (cvnets' momentum form): `ema <- (1 - m) * ema + m * weights` after every step, buffers
 (BatchNorm statistics) copied.
@@ -20,7 +23,14 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["build_optimizer", "lr_at", "warmup_steps_for", "ModelEma"]
+__all__ = [
+    "build_optimizer",
+    "decay_lr",
+    "decay_steps_for",
+    "lr_at",
+    "warmup_steps_for",
+    "ModelEma",
+]
 
 
 def build_optimizer(
@@ -66,26 +76,45 @@ def warmup_steps_for(total_steps: int, warmup_steps: int, max_fraction: float) -
 
 
 def lr_at(
-    step: int, total_steps: int, warmup: int, peak: float, floor: float, init: float
+    step: int,
+    total_steps: int,
+    warmup: int,
+    peak: float,
+    floor: float,
+    init: float,
+    schedule: str = "cosine",
 ) -> float:
     """The learning rate at `step` (formula in the module docstring).
 
     Args:
         step: Optimizer steps already taken.
-        total_steps: All steps of the run.
+        total_steps: All steps of the schedule.
         warmup: Warm-up steps.
         peak: Peak LR.
         floor: Final LR.
         init: LR at step 0 when warming up.
+        schedule: `cosine` or `wsd` (the stable phase: the peak).
 
     Returns:
         The LR.
     """
     if step < warmup:
         return init + (peak - init) * step / warmup
+    if schedule == "wsd":
+        return peak
     span = max(total_steps - warmup, 1)
     progress = min((step - warmup) / span, 1.0)
     return floor + (peak - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def decay_steps_for(step: int, fraction: float) -> int:
+    """The decay branch that scores a `wsd` run at `step`: `fraction` of its steps, >= 1."""
+    return max(1, round(fraction * step))
+
+
+def decay_lr(i: int, length: int, peak: float, floor: float) -> float:
+    """The LR of step `i` (from 0) of a decay branch of `length` steps: linear to `floor`."""
+    return peak - (peak - floor) * (i + 1) / length
 
 
 class ModelEma:

@@ -43,6 +43,33 @@ class TrainResult:
         """A JSON-ready dict of every field."""
         return asdict(self)
 
+    def at_step(self, step: int) -> TrainResult:
+        """This result as it stood at `step` (a run measured in steps, scored there).
+
+        Raises:
+            ValueError: when the run has no evaluation at `step`.
+        """
+        rows = [row for row in self.history if row["step"] == step]
+        if not rows:
+            raise ValueError(f"{self.run_dir}: no evaluation at step {step} in this run")
+        row = rows[-1]
+        prefix = "ema_" if "ema_top1" in row else ""
+        return TrainResult(
+            status=self.status if row.get(f"{prefix}top1") is not None else "diverged",
+            reason=f"scored at step {step} of a longer run",
+            top1=row.get(f"{prefix}top1"),
+            top5=row.get(f"{prefix}top5"),
+            val_loss=row.get(f"{prefix}loss"),
+            train_loss=row.get("train_loss"),
+            epochs=row.get("epoch", 0.0),
+            steps=step,
+            wall_s=row.get("wall_s", 0.0),
+            images_per_s=row.get("images_per_s", 0.0),
+            skipped_images=row.get("skipped_images", 0),
+            history=[r for r in self.history if r["step"] <= step],
+            run_dir=self.run_dir,
+        )
+
     @classmethod
     def from_dict(cls, value: dict[str, Any]) -> TrainResult:
         """Rebuild a result from `to_dict` output."""

@@ -100,6 +100,8 @@ def default_run_dir(cfg: TrainAppConfig, spec: ArchSpec, world_size: int = 1) ->
     """
     identity = {"spec": spec.to_dict(), "cfg": _jsonable(cfg), "world_size": world_size}
     identity["cfg"].pop("out_dir")
+    # a trainer measured in steps keeps one folder whatever step it stops at (it continues)
+    identity["cfg"]["trainer"] = json.loads(json.dumps(cfg.trainer.identity(), default=str))
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:10]
     name = spec.name or Path(cfg.arch).stem
     return Path(cfg.runs_dir) / "train" / f"{name}-{cfg.trainer.name}-{digest}"

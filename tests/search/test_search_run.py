@@ -74,7 +74,9 @@ def test_over_budget_candidates_are_never_evaluated_and_do_not_count(tmp_path):
 
 
 def test_failed_evaluations_become_failed_trials_and_the_search_goes_on(tmp_path):
-    cfg = search_config([*DETERMINISTIC, "trainer.lr=1e6", "optimizer.n_trials=3"], tmp_path)
+    # the warm-up (3 steps) covers the tiny run: a 0-step warm-up makes lr=1e6 act at once
+    overrides = [*DETERMINISTIC, "trainer.lr=1e6", "trainer.warmup_steps=0", "optimizer.n_trials=3"]
+    cfg = search_config(overrides, tmp_path)
     outcome = run_search(cfg, progress=False)
     assert outcome.n_failed == 3 and outcome.n_complete == 0 and outcome.front.records == []
     worker = SearchWorker(cfg)

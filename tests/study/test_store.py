@@ -201,3 +201,29 @@ def test_a_study_stored_with_the_old_space_keys_opens_and_resumes(tmp_path, spec
     assert store.settings.space == settings.space
     again = worker.open_store(f"sqlite:///{tmp_path}/s.db", "old", settings=settings)
     assert again.study.user_attrs["space"] == old  # read in today's form, left as stored
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "journal"])
+def test_each_rung_is_its_own_trial_claimed_once_after_the_rung_below(tmp_path, specs, space, kind):
+    url = f"sqlite:///{tmp_path}/s.db" if kind == "sqlite" else f"journal:{tmp_path}/s.log"
+    store = _open(url, rungs=(2, 4), eta=2)
+    x = space.encode(specs[0])
+    assert store.claim(specs[0], x, seed=0, rung=1, steps=4) is None  # rung 0 not done
+    first = store.claim(specs[0], x, seed=0, limit=1, steps=2)
+    assert store.claim(specs[0], x, seed=0, rung=1, steps=4) is None  # rung 0 still running
+    store.complete(first, {"accuracy": 0.4}, [0.4, 1.0], curve=[[1, 0.3], [2, 0.4]])
+    assert store.claim(specs[1], space.encode(specs[1]), seed=0, limit=1) is None  # 1 candidate
+    promoted = store.claim(specs[0], x, seed=0, limit=1, rung=1, steps=4)  # not limited
+    assert promoted is not None and promoted.rung == 1
+    assert store.claim(specs[0], x, seed=0, rung=1, steps=4) is None  # once
+    store.complete(promoted, {"accuracy": 0.6}, [0.6, 1.0], curve=[[2, 0.4], [4, 0.6]])
+    records = store.history()
+    assert records.rungs == (0, 1) and records.n_finished == 1  # a promotion is no candidate
+    assert records.taken == {(specs[0].signature, 0), (specs[0].signature, 1)}
+    assert store.result(specs[0].signature, rung=1).values == (0.6, 1.0)
+    rows = store.records()
+    assert [(r.rung, r.steps, r.curve) for r in rows] == [
+        (0, 2, ((1.0, 0.3), (2.0, 0.4))),
+        (1, 4, ((2.0, 0.4), (4.0, 0.6))),
+    ]
+    assert store.settings.rungs == (2, 4) and store.settings.eta == 2

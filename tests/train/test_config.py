@@ -43,7 +43,9 @@ def test_load_trainer_reads_the_group_files_without_hydra(tmp_path):
     proxy = load_trainer("proxy")
     assert proxy.name == "proxy" and proxy.image_size == 64
     assert load_trainer("full").epochs == 300
-    listed = r"\['full', 'proxy', 'search'\]"
+    rungs = load_trainer("rungs")  # the multi-fidelity recipe: measured in steps, a prefix ladder
+    assert rungs.measured_in_steps and rungs.schedule == "wsd" and rungs.batch_size == 64
+    listed = r"\['full', 'proxy', 'rungs', 'search'\]"
     with pytest.raises(ValueError, match=r"trainer 'quick': no file .* " + listed):
         load_trainer("quick")
     bad = tmp_path / "bad.yaml"

@@ -1,0 +1,370 @@
+"""Multi-fidelity search against its anchors at equal compute, on a synthetic learning-curve task.
+
+    python benchmarks/bench_fidelity_search.py                  # 5 seeds
+    python benchmarks/bench_fidelity_search.py --seeds 1 --budget 10   # a smoke test
+
+The problem (`mv2search.search.problems.learning_curves`, noise sd 0.005): accuracy along a
+learning curve whose low-fidelity ranking differs from the asymptotic one (larger specs reach a
+higher accuracy but learn slower), against a MACs-like cost. Training a spec to a fraction `s` of
+the top rung costs `s x (0.25 + gmacs)` CPU-seconds (a larger network's step costs more); a
+promotion continues the run, so it costs only the steps it adds. Two workers, asynchronous, on a
+simulated clock: a worker takes its next job as soon as its last one ends.
+
+Methods (rungs `s` = 1/8, 1/4, 1/2, 1; eta 2):
+
+- `sf_proxy`: single-fidelity qLogNEHVI (`botorch`), every candidate at the old proxy's share of
+  the top rung (`s` = 1/4: 62 of 250 steps);
+- `sf_top`: single-fidelity qLogNEHVI, every candidate at the top rung;
+- `ours`: asynchronous successive halving (`mv2search.search.promotion`) with the fidelity-aware
+  qLogNEHVI proposals the search uses (`propose(..., fidelity=...)`);
+- `moasha`: Syne Tune 0.16's `MOASHA` scheduler with its own random proposals, the same rungs and
+  eta (`pip install "syne-tune==0.16.*"`, or `pip install -e ".[bench]"`).
+
+The measure: the hypervolume of the top-rung accuracy and the cost of the specs a method trained
+to the top rung, against the CPU-seconds of its finished jobs; for `sf_proxy`, of every spec it
+evaluated, scored at the top rung for free (it never trains one there: the most generous reading).
+Proposal time is not counted (it is measured by `bench_optimizer.py --time-at`). Targets (issue
+15): ours reaches `sf_top`'s final hypervolume in at most a third of its CPU-seconds, and at equal
+CPU-seconds it is ahead of MOASHA.
+
+Writes `runs/benchmarks/bench_fidelity_search.{json,png}`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from mv2search.files import write_json
+from mv2search.search.optimizers import make_optimizer
+from mv2search.search.problems import Problem, learning_curves
+from mv2search.search.promotion import RungEntry, promotable
+
+OUT = Path("runs/benchmarks")
+RUNGS = (1 / 8, 1 / 4, 1 / 2, 1.0)
+ETA = 2
+PROXY_S = 1 / 4
+
+
+@dataclass
+class Job:
+    """Training `x` from fidelity `start` to rung `rung` (a continuation when `start > 0`)."""
+
+    x: torch.Tensor
+    rung: int
+    start: float = 0.0
+    tag: Any = None  # what the method needs back (a MOASHA trial)
+
+    @property
+    def s(self) -> float:
+        return RUNGS[self.rung]
+
+
+@dataclass
+class Run:
+    """One method's finished jobs: (CPU-seconds so far, top-rung hypervolume) after each."""
+
+    cpu_s: list[float] = field(default_factory=list)
+    hypervolume: list[float] = field(default_factory=list)
+    n_jobs: int = 0
+    n_top: int = 0
+
+
+class Method:
+    """What every method does: give the next job, take a finished one, say the top-rung set."""
+
+    def __init__(self, problem: Problem, seed: int) -> None:
+        self.problem, self.seed = problem, seed
+        self.top: list[list[float]] = []  # metrics (own units) at s = 1 of the "found" specs
+
+    def next_job(self, running: list[Job]) -> Job:
+        raise NotImplementedError
+
+    def finished(self, job: Job, metrics: dict[str, float]) -> None:
+        raise NotImplementedError
+
+    def hypervolume(self) -> float:
+        objectives = self.problem.objectives
+        if not self.top:
+            return 0.0
+        return objectives.hypervolume(torch.tensor(self.top, dtype=torch.float64))
+
+    def _metrics_row(self, metrics: dict[str, float]) -> list[float]:
+        return [metrics[n] for n in self.problem.objectives.names]
+
+
+class SingleFidelity(Method):
+    """qLogNEHVI proposals, every candidate trained once to `s`."""
+
+    def __init__(self, problem: Problem, seed: int, rung: int) -> None:
+        super().__init__(problem, seed)
+        self.rung = rung
+        self.optimizer = make_optimizer("botorch", problem.space, problem.objectives, seed)
+        d, m = problem.space.dim, problem.objectives.m
+        self.X, self.Y = torch.empty(0, d, dtype=torch.float64), torch.empty(0, m).double()
+
+    def next_job(self, running: list[Job]) -> Job:
+        pending = _stack([j.x for j in running], self.problem.space.dim)
+        Y = self.problem.objectives.to_max(self.Y)
+        x = self.optimizer.propose(self.X, Y, pending, 1)[0]
+        return Job(x, self.rung)
+
+    def finished(self, job: Job, metrics: dict[str, float]) -> None:
+        self.X = torch.cat([self.X, job.x.unsqueeze(0)])
+        self.Y = torch.cat([self.Y, torch.tensor([self._metrics_row(metrics)]).double()])
+        self.top.append(self._metrics_row(self.problem.evaluate(job.x, 1.0)))
+
+
+class Ours(Method):
+    """Asynchronous successive halving with fidelity-aware qLogNEHVI proposals."""
+
+    def __init__(self, problem: Problem, seed: int) -> None:
+        super().__init__(problem, seed)
+        self.optimizer = make_optimizer("botorch", problem.space, problem.objectives, seed)
+        self.rows: list[tuple[torch.Tensor, int, list[float]]] = []  # x, rung, metrics
+        self.taken: set[tuple[str, int]] = set()
+        ref = torch.tensor([problem.objectives.reference_point], dtype=torch.float64)
+        self.reference = problem.objectives.to_max(ref)[0].tolist()
+
+    def next_job(self, running: list[Job]) -> Job:
+        entries = [
+            RungEntry(_key(x), rung, tuple(self._max(m)), i)
+            for i, (x, rung, m) in enumerate(self.rows)
+        ]
+        due = promotable(entries, ETA, len(RUNGS) - 1, self.taken, self.reference)
+        if due:
+            x = next(x for x, rung, _ in self.rows if _key(x) == due[0].signature)
+            self.taken.add((due[0].signature, due[0].rung))
+            return Job(x, due[0].rung, start=RUNGS[due[0].rung - 1])
+        d = self.problem.space.dim
+        X = _stack([x for x, _, _ in self.rows], d)
+        Y = torch.tensor([self._max(m) for _, _, m in self.rows], dtype=torch.float64)
+        Y = Y.reshape(-1, self.problem.objectives.m)
+        fidelity = torch.tensor([RUNGS[r] for _, r, _ in self.rows], dtype=torch.float64)
+        pending = _stack([j.x for j in running], d)
+        x = self.optimizer.propose(X, Y, pending, 1, fidelity=fidelity)[0]
+        self.taken.add((_key(x), 0))
+        return Job(x, 0)
+
+    def finished(self, job: Job, metrics: dict[str, float]) -> None:
+        self.rows.append((job.x, job.rung, self._metrics_row(metrics)))
+        if job.rung == len(RUNGS) - 1:
+            self.top.append(self._metrics_row(metrics))
+
+    def _max(self, row: list[float]) -> list[float]:
+        return self.problem.objectives.to_max(torch.tensor([row], dtype=torch.float64))[0].tolist()
+
+
+class MoAsha(Method):
+    """Syne Tune's MOASHA (its random proposals): a trial runs on until the scheduler stops it."""
+
+    def __init__(self, problem: Problem, seed: int) -> None:
+        super().__init__(problem, seed)
+        from syne_tune.backend.trial_status import Trial
+        from syne_tune.config_space import uniform
+        from syne_tune.optimizer.schedulers.multiobjective.moasha import MOASHA
+
+        self._trial = Trial
+        lo, hi = problem.space.bounds.tolist()
+        space = {f"x{i}": uniform(a, b) for i, (a, b) in enumerate(zip(lo, hi, strict=True))}
+        np.random.seed(seed)  # MOASHA draws brackets and configs from numpy's global state
+        self.scheduler = MOASHA(
+            space,
+            metrics=["error", "cost"],
+            do_minimize=True,
+            time_attr="level",
+            max_t=2 ** (len(RUNGS) - 1),
+            grace_period=1,
+            reduction_factor=ETA,
+            random_seed=seed,
+        )
+        self.n_trials = 0
+        self.go_on: list[Job] = []  # trials the scheduler told to continue
+
+    def next_job(self, running: list[Job]) -> Job:
+        if self.go_on:
+            job = self.go_on.pop(0)
+            return Job(job.x, job.rung + 1, start=job.s, tag=job.tag)
+        suggestion = self.scheduler.suggest()
+        config = suggestion.config
+        trial = self._trial(trial_id=self.n_trials, config=config, creation_time=None)
+        self.n_trials += 1
+        self.scheduler.on_trial_add(trial)
+        x = torch.tensor([config[f"x{i}"] for i in range(len(config))], dtype=torch.float64)
+        return Job(self.problem.space.snap(x), 0, tag=trial)
+
+    def finished(self, job: Job, metrics: dict[str, float]) -> None:
+        accuracy, cost = self._metrics_row(metrics)
+        result = {"level": 2**job.rung, "error": -accuracy, "cost": cost}
+        decision = self.scheduler.on_trial_result(job.tag, result)
+        if job.rung == len(RUNGS) - 1:
+            self.top.append([accuracy, cost])
+        elif decision == "CONTINUE":
+            self.go_on.append(job)
+
+
+def job_cost(problem: Problem, job: Job) -> float:
+    """CPU-seconds of a job: the fidelity it adds times the spec's cost per unit of fidelity."""
+    gmacs = problem.evaluate(job.x, 1.0)["gmacs"]
+    return (job.s - job.start) * (0.25 + gmacs)
+
+
+def simulate(method: Method, budget: float, workers: int = 2) -> Run:
+    """Run `method` on `workers` simulated workers until `budget` CPU-seconds are started."""
+    problem, run = method.problem, Run()
+    events: list[tuple[float, int, int, Job]] = []  # (end time, order, worker, job)
+    started, order, spent = 0.0, 0, 0.0
+
+    def start(worker: int, now: float) -> None:
+        nonlocal started, order
+        running = [e[3] for e in events]
+        job = method.next_job(running)
+        cost = job_cost(problem, job)
+        started += cost
+        order += 1
+        heapq.heappush(events, (now + cost, order, worker, job))
+
+    for worker in range(workers):
+        start(worker, 0.0)
+    while events:
+        now, _, worker, job = heapq.heappop(events)
+        method.finished(job, problem.evaluate(job.x, job.s))
+        spent += job_cost(problem, job)
+        run.n_jobs += 1
+        run.cpu_s.append(spent)
+        run.hypervolume.append(method.hypervolume())
+        if started < budget:
+            start(worker, now)
+    run.n_top = len(method.top)
+    return run
+
+
+METHODS: dict[str, Callable[[Problem, int], Method]] = {
+    "sf_proxy": lambda p, s: SingleFidelity(p, s, RUNGS.index(PROXY_S)),
+    "sf_top": lambda p, s: SingleFidelity(p, s, len(RUNGS) - 1),
+    "ours": Ours,
+    "moasha": MoAsha,
+}
+
+
+def hv_at(run: Run, cpu_s: float) -> float:
+    """The run's hypervolume once `cpu_s` CPU-seconds of jobs had finished."""
+    i = np.searchsorted(run.cpu_s, cpu_s, side="right") - 1
+    return run.hypervolume[i] if i >= 0 else 0.0
+
+
+def time_to(run: Run, hv: float) -> float | None:
+    """CPU-seconds at which the run first reached `hv` (None: never)."""
+    return next((c for c, h in zip(run.cpu_s, run.hypervolume, strict=True) if h >= hv), None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every method on every seed; print and write the summary."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--budget", type=float, default=40.0, help="CPU-seconds per method")
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    parser.add_argument("--noise", type=float, default=0.005)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    runs: dict[str, list[Run]] = {m: [] for m in args.methods}
+    started = time.monotonic()
+    for seed in range(args.seeds):
+        problem = learning_curves(noise_sd=args.noise, seed=seed)
+        for name in args.methods:
+            t0 = time.monotonic()
+            run = simulate(METHODS[name](problem, seed), args.budget)
+            runs[name].append(run)
+            print(
+                f"seed {seed} {name:>8}: HV {run.hypervolume[-1]:.4f} after {run.cpu_s[-1]:.1f} "
+                f"CPU-s, {run.n_jobs} jobs, {run.n_top} at the top rung "
+                f"[{time.monotonic() - t0:.0f} s]",
+                flush=True,
+            )
+    summary = summarise(runs, args)
+    summary["wall_s"] = time.monotonic() - started
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_json(args.out / "bench_fidelity_search.json", summary)
+    plot(runs, args, args.out / "bench_fidelity_search.png")
+    for name, row in summary["methods"].items():
+        print(
+            f"{name:>8}: HV at 1/3, 2/3, all of the budget "
+            + ", ".join(f"{m:.4f} +- {s:.4f}" for m, s in row["hv_at"])
+        )
+    for key, value in summary["targets"].items():
+        print(f"{key}: {value}")
+    return 0
+
+
+def summarise(runs: dict[str, list[Run]], args: argparse.Namespace) -> dict[str, Any]:
+    """Per method: HV at a third, two thirds and all of the budget (mean, sd over seeds)."""
+    marks = [args.budget / 3, 2 * args.budget / 3, args.budget]
+    methods = {}
+    for name, rs in runs.items():
+        at = np.array([[hv_at(r, c) for c in marks] for r in rs])
+        methods[name] = {
+            "hv_at": [(float(m), float(s)) for m, s in zip(at.mean(0), at.std(0), strict=True)],
+            "budget_marks": marks,
+            "n_jobs": [r.n_jobs for r in rs],
+            "n_top": [r.n_top for r in rs],
+            "traces": [{"cpu_s": r.cpu_s, "hypervolume": r.hypervolume} for r in rs],
+        }
+    targets: dict[str, Any] = {}
+    if "ours" in runs and "sf_top" in runs:
+        fractions = []
+        for ours, top in zip(runs["ours"], runs["sf_top"], strict=True):
+            reached = time_to(ours, top.hypervolume[-1])
+            fractions.append(None if reached is None else reached / top.cpu_s[-1])
+        targets["ours_cpu_to_sf_top_final_hv (fraction; target <= 1/3)"] = fractions
+    if "ours" in runs and "moasha" in runs:
+        wins = [
+            hv_at(o, args.budget) > hv_at(m, args.budget)
+            for o, m in zip(runs["ours"], runs["moasha"], strict=True)
+        ]
+        targets["ours_ahead_of_moasha_at_budget (per seed)"] = wins
+    return {"methods": methods, "targets": targets, "command": " ".join(sys.argv)}
+
+
+def plot(runs: dict[str, list[Run]], args: argparse.Namespace, path: Path) -> None:
+    """Mean top-rung hypervolume vs CPU-seconds per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    grid = np.linspace(0, args.budget, 200)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
+    for name, rs in runs.items():
+        curves = np.array([[hv_at(r, c) for c in grid] for r in rs])
+        ax.plot(grid, curves.mean(0), label=name)
+        ax.fill_between(grid, curves.min(0), curves.max(0), alpha=0.15)
+    ax.set_xlabel("CPU-seconds of finished training jobs")
+    ax.set_ylabel("top-rung hypervolume")
+    ax.set_title(f"learning_curves, {args.seeds} seeds (band: min-max)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _key(x: torch.Tensor) -> str:
+    return ",".join(f"{v:.9f}" for v in x.tolist())
+
+
+def _stack(rows: list[torch.Tensor], d: int) -> torch.Tensor:
+    return torch.stack(rows).double() if rows else torch.empty(0, d, dtype=torch.float64)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
