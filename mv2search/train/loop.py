@@ -268,9 +268,8 @@ class TrainRun:
         later = [s for s in self.scored_steps if s > step]
         return min([(epoch + 1) * self.steps_per_epoch, self.total_steps, *later])
 
-    def _train_epoch(self, epoch: int, start_batch: int, until: int) -> tuple[str, str] | None:
-        """Run the epoch on to step `until` (at most its end). Returns `(status, reason)` when the
-        run must stop early."""
+    def _epoch_loader(self, epoch: int, start_batch: int) -> Any:
+        """The training loader of `epoch` from batch `start_batch` on (the run's data order)."""
         self.data.train.set_epoch(epoch)
         sampler = EpochSampler(
             len(self.data.train),
@@ -280,13 +279,18 @@ class TrainRun:
             world_size=self.context.world_size,
             start=start_batch * self.batch_size,
         )
-        loader = build_loader(
+        return build_loader(
             self.data.train,
             self.batch_size,
             train=True,
             sampler=sampler,
             num_workers=self.cfg.num_workers,
         )
+
+    def _train_epoch(self, epoch: int, start_batch: int, until: int) -> tuple[str, str] | None:
+        """Run the epoch on to step `until` (at most its end). Returns `(status, reason)` when the
+        run must stop early."""
+        loader = self._epoch_loader(epoch, start_batch)
         remaining = min(self.steps_per_epoch - start_batch, until - self.progress["step"])
         bar = tqdm(
             total=self.steps_per_epoch,
@@ -506,22 +510,7 @@ class TrainRun:
         step = self.progress["step"]
         while count > 0:
             epoch, batch = divmod(step, self.steps_per_epoch)
-            self.data.train.set_epoch(epoch)
-            sampler = EpochSampler(
-                len(self.data.train),
-                seed=self.seed,
-                epoch=epoch,
-                rank=self.context.rank,
-                world_size=self.context.world_size,
-                start=batch * self.batch_size,
-            )
-            loader = build_loader(
-                self.data.train,
-                self.batch_size,
-                train=True,
-                sampler=sampler,
-                num_workers=self.cfg.num_workers,
-            )
+            loader = self._epoch_loader(epoch, batch)
             take = min(self.steps_per_epoch - batch, count)
             yield from (item for _, item in zip(range(take), loader, strict=False))
             step, count = step + take, count - take
