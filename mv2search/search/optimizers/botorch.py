@@ -22,19 +22,26 @@ so it cannot enter the gradient optimizer as a constraint):
    hypervolume problem sit on the constraint's boundary, which the unconstrained ascent crosses;
 3. pick the best of starts, snapped optima and boundary points by the acquisition value.
 
-With three or more objectives steps 1-2 use a coarser estimate of the same acquisition
-(`search_mc_samples` = 32 QMC samples instead of `mc_samples` = 64), and step 3 chooses among
-the starts, optima and boundary points with the full one: the acquisition's cost grows with
-the samples times the cells of their box decompositions, about 80 per sample at 100
-observations with three objectives. On 10 such mv2 histories the pick's full-acquisition value
-was never lower by more than 0.001 (log scale) and the proposal took 15 % less time (paired
-runs). L-BFGS-B runs `maxiter` = 20 iterations per restart instead of 50: the same pick
-acquisition values on C2-DTLZ2 and BraninCurrin (14 histories each, 30 observations), higher
-or equal on mv2 with two objectives (14 histories at 100 observations, mean +0.02: a less
-converged continuous optimum can snap to a better grid point), mean -0.003 (worst -0.027) with
-three (5 histories), for a 30-40 % cheaper ascent. With three or more objectives the box
-decompositions run in NumPy (`partitioning`: the same cells, 12x faster than BoTorch's
-per-point torch loop).
+Proposal time at 100 observations on mv2 (one thread, `bench_optimizer.py --time-only`):
+1.55 s with two objectives and 1.85 s with three, from 2.07 s and 6.83 s (same machine and
+latency table). What went, measured on the pick's value under the full acquisition (log scale,
+the default before as judge; picks vary by +-0.05 between equally good settings):
+
+- L-BFGS-B runs `maxiter` = 20 iterations per restart instead of 50: the same picks on
+  C2-DTLZ2 and BraninCurrin (14 histories each, 30 observations), higher or equal on mv2 with
+  two objectives (14 histories, mean +0.02: a less converged continuous optimum can snap to a
+  better grid point), mean -0.003 with three (5 histories); the ascent is 30-40 % cheaper.
+- With three or more objectives the acquisition costs samples x cells (about 80 cells per
+  sample at 100 observations) per point, so: the box decompositions run in NumPy
+  (`partitioning`: the same cells, 12x faster than BoTorch's per-point torch loop); the
+  baseline keeps the `max_baseline` = 24 most probably Pareto-optimal observations (of about
+  60 that can be, 51 cells instead of 79); steps 1-2 use a coarser estimate of the same
+  acquisition (`search_mc_samples` = 16 QMC samples) and step 3 chooses among the starts,
+  optima and boundary points with the full one (`mc_samples` = 64). On 8 histories the three
+  together took the acquisition and pick from 2.80 s to 1.32 s, mean +0.015 (worst -0.043)
+  against the default before; each alone, over 8-16 histories, lowered the mean by at most
+  0.015.
+- With two objectives the decompositions are one cell per front point: nothing changes there.
 
 For `n > 1`, picks are sequential-greedy: each chosen point joins `X_pending` before the next,
 so parallel workers (and a batch) get distinct configurations.
@@ -110,7 +117,7 @@ class BoTorchOptions:
     mc_samples: int = 64  # QMC posterior samples
     # with three or more objectives, QMC samples of the acquisition that ranks the pool and is
     # ascended; `mc_samples` chooses among its starts and optima (0: `mc_samples` throughout)
-    search_mc_samples: int = 32
+    search_mc_samples: int = 16
     maxiter: int = 20  # L-BFGS-B iterations per restart (module docstring)
     bisect_steps: int = 8  # bisection steps towards the feasible boundary
     threads: int = 1  # torch intra-op threads while proposing (restored afterwards)
@@ -118,6 +125,9 @@ class BoTorchOptions:
     # the baseline's posterior Cholesky factor computed once per acquisition function
     cache_root: bool = True
     prune_samples: int = 256  # posterior samples deciding which observations can be optimal
+    # with three or more objectives, at most this many of them, the most probably
+    # Pareto-optimal, form qLogNEHVI's baseline (0: all that can be optimal)
+    max_baseline: int = 24
     # from `warm_start_after` observations on, a fit starts from the previous proposal's
     # hyperparameters and runs `warm_fit_maxiter` iterations
     warm_start: bool = True
@@ -319,8 +329,13 @@ class BoTorchOptimizer:
         # BoTorch's own pruning draws 2,048 joint samples and took 0.39 s of a 0.42 s build at
         # 100 observations (its non-dominated loop); 256 samples keep every point with a
         # posterior probability of being Pareto-optimal above about 1/256.
+        cap = self.options.max_baseline if self.objectives.m >= 3 else 0
         X = prune_inferior_points_multi_objective(
-            gp, X, ref_point=ref_point, num_samples=self.options.prune_samples
+            gp,
+            X,
+            ref_point=ref_point,
+            num_samples=self.options.prune_samples,
+            max_frac=min(1.0, (cap - 0.5) / X.shape[0]) if cap else 1.0,  # ceil(.. n) = cap
         )
         samples = [self.options.mc_samples]
         coarse = self.options.search_mc_samples
