@@ -268,8 +268,9 @@ class TrainRun:
         later = [s for s in self.scored_steps if s > step]
         return min([(epoch + 1) * self.steps_per_epoch, self.total_steps, *later])
 
-    def _epoch_loader(self, epoch: int, start_batch: int) -> Any:
-        """The training loader of `epoch` from batch `start_batch` on (the run's data order)."""
+    def _epoch_loader(self, epoch: int, start_batch: int, num_workers: int | None = None) -> Any:
+        """The training loader of `epoch` from batch `start_batch` on (the run's data order;
+        `num_workers` None: the trainer's)."""
         self.data.train.set_epoch(epoch)
         sampler = EpochSampler(
             len(self.data.train),
@@ -284,7 +285,7 @@ class TrainRun:
             self.batch_size,
             train=True,
             sampler=sampler,
-            num_workers=self.cfg.num_workers,
+            num_workers=self.cfg.num_workers if num_workers is None else num_workers,
         )
 
     def _train_epoch(self, epoch: int, start_batch: int, until: int) -> tuple[str, str] | None:
@@ -448,17 +449,7 @@ class TrainRun:
 
     def _bn_batches(self) -> Iterator[torch.Tensor]:
         """A fixed draw of training batches (augmented as in training, at a fixed epoch)."""
-        self.data.train.set_epoch(BN_SEED)
-        sampler = EpochSampler(
-            len(self.data.train),
-            seed=self.seed,
-            epoch=BN_SEED,
-            rank=self.context.rank,
-            world_size=self.context.world_size,
-        )
-        loader = build_loader(
-            self.data.train, self.batch_size, train=True, sampler=sampler, num_workers=0
-        )
+        loader = self._epoch_loader(BN_SEED, 0, num_workers=0)
         count = min(self.cfg.bn_recalibration_batches, self.steps_per_epoch)
         for _, (images, _, _) in zip(range(count), loader, strict=False):
             yield images
