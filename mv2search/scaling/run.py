@@ -62,10 +62,15 @@ def prepare(cfg: ScaleAppConfig) -> tuple[ScaleAppConfig, FactorGrid]:
 
     Raises:
         ValueError: naming the field: a bad `scaling.*` value, a space that is not a grid of
-            numeric factors, a base outside the space, a budget no path from it reaches, or a
-            bad `scaling.confirm` override.
+            numeric factors, a base outside the space, a budget no path from it reaches, a
+            bad `scaling.confirm` override, or a fidelity other than `single`.
     """
     check_scaling(cfg.scaling)
+    if cfg.fidelity.rungs:
+        raise ValueError(
+            f"fidelity: {cfg.fidelity.name!r}; the scaling study's GP fits one fidelity, "
+            "allowed: fidelity=single"
+        )
     load_recipe_of(cfg.scaling)
     space = SearchSpace.from_dict(dict(cfg.space), source="space")
     grid = FactorGrid(space)

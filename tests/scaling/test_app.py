@@ -110,6 +110,7 @@ def test_wandb_offline_run_has_the_figures_tables_and_configs(study, monkeypatch
         ("optimizer=tpe", "scaling.design"),
         ("scaling.cv_folds=1", "scaling.cv_folds"),
         ("+space=mv2_attention", "not a numeric factor"),
+        ("fidelity=asha", "allowed: fidelity=single"),
     ],
 )
 def test_bad_input_is_an_error_naming_the_field(override, field, tmp_path, capsys):
