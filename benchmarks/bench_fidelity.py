@@ -145,7 +145,7 @@ def draw_specs(n: int, seed: int = 0) -> list[tuple[str, ArchSpec]]:
 
 def _evaluator(ladder: Ladder, seed: int, runs_dir: str) -> Evaluator:
     training = TrainingSetup(ladder.trainer, "embedded", ladder.data.under(runs_dir), seed)
-    settings = EvaluatorConfig(resolution_scale=0.25, torch_device="cpu")
+    settings = EvaluatorConfig(resolution_scale=RESOLUTION_SCALE[0], torch_device="cpu")
     return Evaluator(("accuracy",), training, DeviceProfile(name="unused"), settings, runs_dir)
 
 
@@ -333,6 +333,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--reference-seeds", type=int, default=4, help="specs with a seed-1 reference"
     )
+    parser.add_argument("--resolution-scale", type=float, default=0.25, help="of each spec's px")
+    parser.add_argument("--only", nargs="+", default=None, help="spec names (e.g. s03 s07)")
+    parser.add_argument("--ladders", nargs="+", default=None, help="of wsd, cosine, old_proxy")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None, help="e.g. 0: seed 0 only")
     parser.add_argument("--train-size", type=int, default=10_000)
     parser.add_argument("--val-size", type=int, default=1_000)
     parser.add_argument("--workers", type=int, default=max(1, len(os.sched_getaffinity(0))))
@@ -348,14 +352,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 LADDERS: dict[str, Ladder] = {}
+RESOLUTION_SCALE = [0.25]  # set from --resolution-scale in the parent and in every worker
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run (or resume) the benchmark and write `<out>/bench_fidelity.{json,png}`."""
     args = parse_args(argv)
-    LADDERS.update(ladders(args))
+    _init(vars(args))
     specs = draw_specs(args.specs)
-    jobs = _jobs(specs, args)
+    if args.only:
+        unknown = sorted(set(args.only) - {name for name, _ in specs})
+        if unknown:
+            drawn = [n for n, _ in specs]
+            raise SystemExit(f"--only: {unknown} are not specs of this draw: {drawn}")
+        specs = [(name, spec) for name, spec in specs if name in args.only]
+    jobs = [j for j in _jobs(specs, args) if args.seeds is None or j[1] in args.seeds]
     started = time.monotonic()
     results: dict[tuple[str, int, str], dict] = {}
     if args.report_only:
@@ -366,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
             spec = ArchSpec.from_dict(spec_dict)
             trainer = dataclasses.replace(
                 ladder.trainer,
-                image_size=proxy_resolution(spec.image_size, 0.25),
+                image_size=proxy_resolution(spec.image_size, args.resolution_scale),
                 max_steps=steps or None,
             )
             done = _evaluator(ladder, seed, runs_dir).train_dir(spec, trainer) / "result.json"
@@ -410,8 +421,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _init(args: dict[str, Any]) -> None:
-    """A worker process: rebuild the ladders from the parent's arguments."""
-    LADDERS.update(ladders(argparse.Namespace(**args)))
+    """A worker process (and the parent): the ladders and scale from the command line."""
+    ladders_ = ladders(argparse.Namespace(**args))
+    unknown = sorted(set(args["ladders"] or ()) - set(ladders_))
+    if unknown:
+        raise SystemExit(f"--ladders: {unknown}; allowed: {sorted(ladders_)}")
+    LADDERS.clear()
+    LADDERS.update({k: v for k, v in ladders_.items() if k in (args["ladders"] or ladders_)})
+    RESOLUTION_SCALE[0] = args["resolution_scale"]
 
 
 def _fmt(value: float | None) -> str:
