@@ -41,6 +41,7 @@ import json
 import math
 import multiprocessing
 import os
+import signal
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -387,20 +388,27 @@ def main(argv: list[str] | None = None) -> int:
         # a process pool whose workers may start their own (the image generator does)
         context = multiprocessing.get_context("spawn")
         os.environ["OMP_NUM_THREADS"] = "1"
+        # SIGTERM (kill) stops the workers too: each resumes from its checkpoint next time
+        signal.signal(signal.SIGTERM, _terminate)
         with ProcessPoolExecutor(
             args.workers, mp_context=context, initializer=_init, initargs=(vars(args),)
         ) as pool:
-            futures = [pool.submit(_job, job) for job in jobs]
-            for i, future in enumerate(as_completed(futures), 1):
-                ladder_name, seed, name, result = future.result()
-                results[(ladder_name, seed, name)] = result
-                top1 = result.get("top1")
-                print(
-                    f"[{i}/{len(jobs)} {time.monotonic() - started:6.0f} s] {ladder_name} seed "
-                    f"{seed} {name}: top-1 {top1 if top1 is None else round(top1, 4)}, "
-                    f"{result['wall_s']:.0f} s",
-                    flush=True,
-                )
+            try:
+                futures = [pool.submit(_job, job) for job in jobs]
+                for i, future in enumerate(as_completed(futures), 1):
+                    ladder_name, seed, name, result = future.result()
+                    results[(ladder_name, seed, name)] = result
+                    top1 = result.get("top1")
+                    print(
+                        f"[{i}/{len(jobs)} {time.monotonic() - started:6.0f} s] {ladder_name} "
+                        f"seed {seed} {name}: top-1 {top1 if top1 is None else round(top1, 4)}, "
+                        f"{result['wall_s']:.0f} s",
+                        flush=True,
+                    )
+            except BaseException:  # before the pool's exit, which would wait for running jobs
+                for worker in multiprocessing.active_children():
+                    worker.terminate()
+                raise
     summary = summarise(results, specs, args)
     summary["wall_s"] = time.monotonic() - started
     args.out.mkdir(parents=True, exist_ok=True)
@@ -429,6 +437,11 @@ def _init(args: dict[str, Any]) -> None:
     LADDERS.clear()
     LADDERS.update({k: v for k, v in ladders_.items() if k in (args["ladders"] or ladders_)})
     RESOLUTION_SCALE[0] = args["resolution_scale"]
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    """SIGTERM: leave through the pool's exception path (which stops the workers)."""
+    raise SystemExit(128 + signum)
 
 
 def _fmt(value: float | None) -> str:
