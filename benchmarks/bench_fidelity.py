@@ -75,6 +75,7 @@ class Ladder:
     rungs: tuple[int, ...]  # scored steps (0: the trainer's own budget)
     data: DataOptions
     seeds: tuple[int, ...] = (0, 1)
+    resolution_scale: float = 0.25  # of each spec's image size
 
 
 def ladders(args: argparse.Namespace) -> dict[str, Ladder]:
@@ -104,6 +105,7 @@ def ladders(args: argparse.Namespace) -> dict[str, Ladder]:
             ),
             rungs,
             data,
+            resolution_scale=args.resolution_scale,
         ),
         "cosine": Ladder(
             "cosine",
@@ -118,12 +120,14 @@ def ladders(args: argparse.Namespace) -> dict[str, Ladder]:
             (rungs[0], rungs[-2]),
             data,
             seeds=(1,),
+            resolution_scale=args.resolution_scale,
         ),
         "old_proxy": Ladder(
             "old_proxy",
             dataclasses.replace(load_trainer("search"), eval_running_bn=True, name="fidold"),
             (0,),  # its own budget: 2 epochs
             DataOptions(embedded_train_size=2000, embedded_val_size=1000),
+            resolution_scale=args.resolution_scale,
         ),
     }
 
@@ -146,7 +150,7 @@ def draw_specs(n: int, seed: int = 0) -> list[tuple[str, ArchSpec]]:
 
 def _evaluator(ladder: Ladder, seed: int, runs_dir: str) -> Evaluator:
     training = TrainingSetup(ladder.trainer, "embedded", ladder.data.under(runs_dir), seed)
-    settings = EvaluatorConfig(resolution_scale=RESOLUTION_SCALE[0], torch_device="cpu")
+    settings = EvaluatorConfig(resolution_scale=ladder.resolution_scale, torch_device="cpu")
     return Evaluator(("accuracy",), training, DeviceProfile(name="unused"), settings, runs_dir)
 
 
@@ -353,7 +357,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 LADDERS: dict[str, Ladder] = {}
-RESOLUTION_SCALE = [0.25]  # set from --resolution-scale in the parent and in every worker
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -378,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
             spec = ArchSpec.from_dict(spec_dict)
             trainer = dataclasses.replace(
                 ladder.trainer,
-                image_size=proxy_resolution(spec.image_size, args.resolution_scale),
+                image_size=proxy_resolution(spec.image_size, ladder.resolution_scale),
                 max_steps=steps or None,
             )
             done = _evaluator(ladder, seed, runs_dir).train_dir(spec, trainer) / "result.json"
@@ -429,14 +432,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _init(args: dict[str, Any]) -> None:
-    """A worker process (and the parent): the ladders and scale from the command line."""
+    """A worker process (and the parent): the ladders from the command line."""
     ladders_ = ladders(argparse.Namespace(**args))
     unknown = sorted(set(args["ladders"] or ()) - set(ladders_))
     if unknown:
         raise SystemExit(f"--ladders: {unknown}; allowed: {sorted(ladders_)}")
     LADDERS.clear()
     LADDERS.update({k: v for k, v in ladders_.items() if k in (args["ladders"] or ladders_)})
-    RESOLUTION_SCALE[0] = args["resolution_scale"]
 
 
 def _terminate(signum: int, frame: Any) -> None:
