@@ -23,7 +23,12 @@ from pathlib import Path
 from torch.utils.data import Dataset
 
 from mv2search.data.collate import Skipped, collate_skip
-from mv2search.data.embedded import CLASS_NAMES, EMBEDDED_AUGMENTATIONS, EmbeddedShapes
+from mv2search.data.embedded import (
+    CLASS_NAMES,
+    EMBEDDED_AUGMENTATIONS,
+    EmbeddedShapes,
+    generator_digest,
+)
 from mv2search.data.folder import LAYOUT, ImageFolderDataset, folder_samples, verify_images
 from mv2search.data.mixing import MixConfig, Mixup, mix, one_hot_smooth
 from mv2search.data.seeding import derive_seed, sample_generator
@@ -58,6 +63,7 @@ __all__ = [
     "mix",
     "one_hot_smooth",
     "sample_generator",
+    "source_identity",
     "stratified_split",
 ]
 
@@ -134,6 +140,14 @@ def _folder(
     )
     train = subset_or_all(train, options.subset, seed)
     return DataSplits(train, val, len(classes), classes, str(root))
+
+
+def source_identity(source: str | os.PathLike) -> str:
+    """What a run trained on `source` depends on, for the keys of cached runs: the embedded
+    set's generator digest (a changed generator retrains), or the folder's path."""
+    if str(source) == EMBEDDED:
+        return f"{EMBEDDED}/{generator_digest()}"
+    return str(source)
 
 
 def check_source(

@@ -53,6 +53,7 @@ __all__ = [
     "DEFAULT_CACHE_DIR",
     "EMBEDDED_AUGMENTATIONS",
     "GENERATOR_VERSION",
+    "generator_digest",
     "SPLITS",
     "EmbeddedShapes",
     "cache_path",
@@ -170,12 +171,23 @@ def cache_path(
     """`<cache_dir>/<split>-<image_size>px-n<size>-s<seed>-<hash>.npz`; the hash covers the
     generator version, the class table and the nuisance settings, so that a changed generator
     never reads a stale set."""
-    classes = [dataclasses.astuple(c) for c in CLASSES]
-    identity = json.dumps(
-        [GENERATOR_VERSION, classes, dataclasses.asdict(NUISANCE), seed, split, size, image_size]
-    )
+    identity = json.dumps([*_generator_identity(), seed, split, size, image_size])
     digest = hashlib.sha256(identity.encode()).hexdigest()[:12]
     return Path(cache_dir) / f"{split}-{image_size}px-n{size}-s{seed}-{digest}.npz"
+
+
+def _generator_identity() -> list:
+    return [
+        GENERATOR_VERSION,
+        [dataclasses.astuple(c) for c in CLASSES],
+        dataclasses.asdict(NUISANCE),
+    ]
+
+
+def generator_digest() -> str:
+    """A short hash of what draws the pixels (generator version, class table, nuisance), for
+    the keys of anything computed from the set (training runs), so that none outlives a change."""
+    return hashlib.sha256(json.dumps(_generator_identity()).encode()).hexdigest()[:12]
 
 
 def _read(path: Path, size: int, image_size: int) -> tuple[np.ndarray, np.ndarray] | None:

@@ -27,7 +27,7 @@ from pathlib import Path
 from mv2search.arch.spec import ArchSpec
 from mv2search.cost.device import DeviceProfile
 from mv2search.cost.store import LatencyStore, cached_latency
-from mv2search.data import DataSplits, build_datasets
+from mv2search.data import DataSplits, build_datasets, source_identity
 from mv2search.search.settings import LATENCY_MODES, EvaluatorConfig, TrainingSetup
 from mv2search.study.objectives import exact_metrics
 from mv2search.train import TrainerConfig, train
@@ -173,7 +173,10 @@ class Evaluator:
         training = self.training
         identity = {
             "trainer": trainer.identity(),
-            "data": [training.data_source, dataclasses.asdict(training.data_options)],
+            "data": [
+                source_identity(training.data_source),
+                dataclasses.asdict(training.data_options),
+            ],
             "seed": training.seed,
         }
         text = json.dumps(identity, sort_keys=True, default=str)

@@ -22,7 +22,13 @@ from pathlib import Path
 import torch.distributed as dist
 
 from mv2search.arch import ArchSpec, load_spec
-from mv2search.data import DataOptions, DataSplits, build_datasets, check_source
+from mv2search.data import (
+    DataOptions,
+    DataSplits,
+    build_datasets,
+    check_source,
+    source_identity,
+)
 from mv2search.train.checkpoint import write_json
 from mv2search.train.config import TrainerConfig
 from mv2search.train.distributed import DistContext, init_distributed, resolve_device
@@ -100,6 +106,7 @@ def default_run_dir(cfg: TrainAppConfig, spec: ArchSpec, world_size: int = 1) ->
     """
     identity = {"spec": spec.to_dict(), "cfg": _jsonable(cfg), "world_size": world_size}
     identity["cfg"].pop("out_dir")
+    identity["cfg"]["data"] = source_identity(cfg.data)
     # a trainer measured in steps keeps one folder whatever step it stops at (it continues)
     identity["cfg"]["trainer"] = json.loads(json.dumps(cfg.trainer.identity(), default=str))
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:10]

@@ -112,3 +112,30 @@ def test_load_trainer_equals_what_hydra_composes(trainer):
     from mv2search.train import load_trainer
 
     assert load_trainer(trainer) == _compose(f"trainer={trainer}").trainer
+
+
+def test_a_changed_data_generator_moves_the_run_folder(monkeypatch):
+    """A cached run is keyed by the generator that drew its images: a bumped version retrains
+    (the run folders of train.py and of the search's evaluator both move)."""
+    from mv2search.arch import get_preset
+    from mv2search.cost.device import DeviceProfile
+    from mv2search.data import DataOptions, embedded
+    from mv2search.search.evaluator import Evaluator
+    from mv2search.search.settings import EvaluatorConfig, TrainingSetup
+    from mv2search.train import load_trainer
+
+    spec = get_preset("mobilevitv2_050")
+    cfg = _compose()
+    trainer = load_trainer("search")
+    training = TrainingSetup(trainer, "embedded", DataOptions())
+    evaluator = Evaluator(
+        ("accuracy",), training, DeviceProfile(name="unused"), EvaluatorConfig(), "runs"
+    )
+    before = default_run_dir(cfg, spec), evaluator.train_dir(spec, trainer)
+    data_before = embedded.cache_path("c", 0, "val", 20, 32)
+    monkeypatch.setattr(embedded, "GENERATOR_VERSION", embedded.GENERATOR_VERSION + 1)
+    after = default_run_dir(cfg, spec), evaluator.train_dir(spec, trainer)
+    assert after[0] != before[0] and after[1] != before[1]
+    assert embedded.cache_path("c", 0, "val", 20, 32) != data_before
+    monkeypatch.undo()
+    assert (default_run_dir(cfg, spec), evaluator.train_dir(spec, trainer)) == before
