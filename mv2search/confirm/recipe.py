@@ -1,7 +1,8 @@
 """The confirmation stage as a reusable step: train any named specs with the confirmation recipe.
 
-The recipe is what `conf/confirm/confirm.yaml` composes (its `trainer` option, `full` by
-default, cut down by its `trainer:` block for a CPU, and its `resolution_scale`), read here
+The recipe is what `conf/confirm/confirm.yaml` composes (its `trainer` option, by default
+`reference`: the fidelity benchmark's reference recipe; its `resolution_scale` and the embedded
+set's image counts, by default the reference's 10,000 / 1,000), read here
 without Hydra so that other stages (the scaling study's trained comparison) confirm with the
 same budget as `python confirm.py`.
 
@@ -34,6 +35,7 @@ __all__ = [
     "CONFIRM_YAML",
     "ConfirmRecipe",
     "ConfirmedRun",
+    "check_recipe",
     "confirm_evaluator",
     "load_recipe",
     "run_dir",
@@ -50,6 +52,9 @@ class ConfirmRecipe:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     # runs train at round(image_size x scale) px (multiple of 8, >= 32); 1.0: the spec's own
     resolution_scale: float = 0.25
+    # images of the embedded set it trains and scores on (a study on a folder keeps its own)
+    embedded_train_size: int = 10_000
+    embedded_val_size: int = 1_000
 
 
 @dataclass(frozen=True)
@@ -73,15 +78,15 @@ def load_recipe(overrides: Sequence[str] = ()) -> ConfirmRecipe:
     """The recipe of `conf/confirm/confirm.yaml`, without Hydra.
 
     Args:
-        overrides: `key=value` strings on top, for `trainer.<field>` or `resolution_scale`
-            (e.g. `["trainer.epochs=1"]`).
+        overrides: `key=value` strings on top, for `trainer.<field>`, `resolution_scale`,
+            `embedded_train_size` or `embedded_val_size` (e.g. `["trainer.schedule_steps=20"]`).
 
     Returns:
         The recipe.
 
     Raises:
-        ValueError: naming an unknown or mistyped key, a malformed override or a
-            non-positive `resolution_scale`.
+        ValueError: naming an unknown or mistyped key, a malformed override, a non-positive
+            `resolution_scale` or an image count that is not a positive multiple of 10.
     """
     values = yaml.safe_load(CONFIRM_YAML.read_text())
     option = next(
@@ -93,26 +98,40 @@ def load_recipe(overrides: Sequence[str] = ()) -> ConfirmRecipe:
     try:
         merged = OmegaConf.merge(
             OmegaConf.structured(ConfirmRecipe(trainer=load_trainer(option))),
-            {"trainer": values.get("trainer", {}), "resolution_scale": values["resolution_scale"]},
+            {"trainer": values.get("trainer", {})} | {key: values[key] for key in _RECIPE_KEYS},
             OmegaConf.from_dotlist(list(overrides)),
         )
     except OmegaConfBaseException as err:
         key, message = getattr(err, "full_key", None), str(err).splitlines()[0]
         raise ValueError(
             f"{key or 'confirmation recipe'}: {message}; allowed: trainer.<field of "
-            "TrainerConfig>, resolution_scale"
+            f"TrainerConfig>, {', '.join(_RECIPE_KEYS)}"
         ) from err
     recipe = OmegaConf.to_object(merged)
+    check_recipe(recipe)
+    return recipe
+
+
+_RECIPE_KEYS = ("resolution_scale", "embedded_train_size", "embedded_val_size")
+
+
+def check_recipe(recipe: ConfirmRecipe) -> None:
+    """Raise a ValueError naming a non-positive `resolution_scale` or an image count that the
+    embedded set cannot draw (a positive multiple of 10)."""
     if not recipe.resolution_scale > 0:
         raise ValueError(f"resolution_scale: {recipe.resolution_scale}; allowed: a number > 0")
-    return recipe
+    for key in _RECIPE_KEYS[1:]:
+        value = getattr(recipe, key)
+        if not (isinstance(value, int) and value > 0 and value % 10 == 0):
+            raise ValueError(f"{key}: {value!r}; allowed: a positive multiple of 10")
 
 
 def confirm_evaluator(evaluator: Evaluator, recipe: ConfirmRecipe) -> Evaluator:
     """`evaluator` (a study's) with the recipe's trainer and resolution scale.
 
     Args:
-        evaluator: The study's evaluator: its data, seed, runs folder and latency profile are kept.
+        evaluator: The study's evaluator: its data source, seed, runs folder and latency profile
+            are kept; on the embedded set the recipe's image counts replace the study's.
         recipe: The confirmation recipe.
 
     Returns:
@@ -120,6 +139,13 @@ def confirm_evaluator(evaluator: Evaluator, recipe: ConfirmRecipe) -> Evaluator:
     """
     settings = dataclasses.replace(evaluator.settings, resolution_scale=recipe.resolution_scale)
     training = dataclasses.replace(evaluator.training, trainer=recipe.trainer)
+    if training.data_source == "embedded":
+        options = dataclasses.replace(
+            training.data_options,
+            embedded_train_size=recipe.embedded_train_size,
+            embedded_val_size=recipe.embedded_val_size,
+        )
+        training = dataclasses.replace(training, data_options=options)
     return Evaluator(evaluator.metrics, training, evaluator.device, settings, evaluator.runs_dir)
 
 

@@ -30,7 +30,7 @@ from matplotlib import pyplot as plt
 from tqdm import tqdm
 
 from mv2search.confirm.compare import compare_pair, rank_agreement
-from mv2search.confirm.recipe import ConfirmRecipe, confirm_evaluator, train_specs
+from mv2search.confirm.recipe import ConfirmRecipe, check_recipe, confirm_evaluator, train_specs
 from mv2search.confirm.select import Candidate, nearest_presets, top_k
 from mv2search.confirm.settings import ConfirmAppConfig
 from mv2search.cost.device import DeviceProfile, load_device_profile
@@ -72,8 +72,9 @@ def run_confirm(cfg: ConfirmAppConfig, progress: bool | None = None) -> ConfirmO
 
     Raises:
         ValueError: naming the field or file: `top_k` < 1, a non-positive `resolution_scale`,
-            a missing run folder, a folder without a study of `search.py`, a study without an
-            accuracy objective or with an empty Pareto front, an unknown device profile.
+            an embedded image count that is not a positive multiple of 10, a missing run
+            folder, a folder without a study of `search.py`, a study without an accuracy
+            objective or with an empty Pareto front, an unknown device profile.
     """
     start = time.monotonic()
     folder, settings, front = _read_study(cfg)
@@ -104,8 +105,7 @@ def _read_study(cfg: ConfirmAppConfig) -> tuple[Path, StudySettings, list[TrialR
     """The run folder, the study's settings and its front; every input error named."""
     if cfg.top_k < 1:
         raise ValueError(f"top_k: {cfg.top_k}; allowed: an integer >= 1")
-    if not cfg.resolution_scale > 0:
-        raise ValueError(f"resolution_scale: {cfg.resolution_scale}; allowed: a number > 0")
+    check_recipe(_recipe(cfg))
     if cfg.cost_tolerance < 0:
         raise ValueError(f"cost_tolerance: {cfg.cost_tolerance}; allowed: a fraction >= 0")
     folder = Path(cfg.run)
@@ -139,8 +139,14 @@ def _evaluators(
     # without a latency objective the profile is never used; the Evaluator still wants one
     device = device or DeviceProfile(name="unused")
     proxy = Evaluator(metrics, stored.training, device, evaluator, runs_dir)
-    full = confirm_evaluator(proxy, ConfirmRecipe(cfg.trainer, cfg.resolution_scale))
+    full = confirm_evaluator(proxy, _recipe(cfg))
     return proxy, full
+
+
+def _recipe(cfg: ConfirmAppConfig) -> ConfirmRecipe:
+    return ConfirmRecipe(
+        cfg.trainer, cfg.resolution_scale, cfg.embedded_train_size, cfg.embedded_val_size
+    )
 
 
 def _latency_device(cfg: ConfirmAppConfig, settings: StudySettings) -> DeviceProfile | None:
@@ -220,6 +226,7 @@ def _summary(
         "full": {
             "trainer": dataclasses.asdict(cfg.trainer),
             "resolution_scale": cfg.resolution_scale,
+            "embedded_images": [cfg.embedded_train_size, cfg.embedded_val_size],
         },
         "data": [settings.data_source, settings.data_options],
         "seed": settings.seed,

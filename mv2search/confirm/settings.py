@@ -29,6 +29,10 @@ class ConfirmAppConfig:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     # full runs train at round(image_size x scale) px (multiple of 8, >= 32); 1.0: the spec's own
     resolution_scale: float = 0.25
+    # images of the embedded set the confirmation trains and scores on (the fidelity reference's;
+    # a study on an image folder keeps its own data)
+    embedded_train_size: int = 10_000
+    embedded_val_size: int = 1_000
     # latency profile of the presets' latency (None: the study's own profile, by name)
     device: DeviceConfig | None = None
     # costs within this fraction count as equal when a found config is set against a preset

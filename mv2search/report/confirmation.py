@@ -21,7 +21,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-__all__ = ["ConfirmSection", "confirmation_figure", "confirmation_section", "confirmation_text"]
+__all__ = [
+    "ConfirmSection",
+    "budget_words",
+    "confirmation_figure",
+    "confirmation_section",
+    "confirmation_text",
+]
 
 _COLUMNS = ("name", "kind", "image_size", "gmacs", "latency_ms", "proxy_accuracy", "full_accuracy")
 
@@ -122,13 +128,29 @@ def confirmation_section(folder: str | Path) -> ConfirmSection | None:
     return ConfirmSection("\n".join(parts), {"confirm": png})
 
 
+def budget_words(trainer: dict[str, Any]) -> str:
+    """A trainer's length in words, from its fields (a `TrainerConfig` as a dict, e.g. read from
+    a JSON file): "250 steps" for a run measured in steps, else "3 epochs"."""
+    steps = trainer.get("max_steps") or trainer.get("schedule_steps")
+    if trainer.get("schedule_steps") is not None:
+        return f"{steps} steps"
+    return f"{trainer['epochs']} epochs"
+
+
+def _images(data: dict[str, Any]) -> str:
+    images = data["full"].get("embedded_images")  # older files: the study's own data
+    if images is None or data["data"][0] != "embedded":
+        return ""
+    return f" on {images[0]:,} embedded images (scored on {images[1]:,})"
+
+
 def _facts(data: dict[str, Any], full: dict[str, Any]) -> str:
     done = "" if data["complete"] else " (incomplete: confirm.py is running or was stopped)"
     return (
         f"The {data['top_k']} most accurate Pareto configs and the nearest presets, trained with "
-        f"the {full['name']} recipe: {full['epochs']} epochs, batch {full['batch_size']}, at "
-        f"{data['full']['resolution_scale']:g} x resolution (the proxy: "
-        f"{data['proxy']['trainer']['epochs']} epochs at {data['proxy']['resolution_scale']:g} x)"
+        f"the {full['name']} recipe: {budget_words(full)}, batch {full['batch_size']}, at "
+        f"{data['full']['resolution_scale']:g} x resolution{_images(data)} (the proxy: "
+        f"{budget_words(data['proxy']['trainer'])} at {data['proxy']['resolution_scale']:g} x)"
         f"{done}."
     )
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mv2search.report.confirmation import budget_words
+
 __all__ = ["Z90", "describe_point", "principles", "recipe_words"]
 
 Z90 = 1.6448536269514722  # standard normal quantile of 0.95: a central 90 % interval
@@ -132,7 +134,7 @@ def recipe_words(trained: dict[str, Any]) -> str:
         return f"with the study's proxy recipe ({trained['trainer']}, one seed each)"
     return (
         f"in the confirmation stage ({trained['trainer']} recipe, "
-        f"{recipe['trainer']['epochs']} epochs at {recipe['resolution_scale']:g}x resolution, "
+        f"{budget_words(recipe['trainer'])} at {recipe['resolution_scale']:g}x resolution, "
         "one seed each)"
     )
 

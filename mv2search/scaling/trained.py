@@ -1,9 +1,9 @@
 """The comparison by training: the base, the derived models and the baseline rules' models,
 each trained in the confirmation stage, against the GP's predictions (method.md 7.4).
 
-Every config is trained with the confirmation recipe (`conf/confirm/confirm.yaml`: the
-CPU-reduced full trainer at its resolution scale, `mv2search.confirm.load_recipe`) on the study's
-own data and seed, through `mv2search.confirm.train_specs`: each run is cached by spec signature
+Every config is trained with the confirmation recipe (`conf/confirm/confirm.yaml`: the fidelity
+benchmark's reference recipe at its resolution scale, `mv2search.confirm.load_recipe`) on the
+study's own data source (on the embedded set, the recipe's 10,000 / 1,000 images) and seed, through `mv2search.confirm.train_specs`: each run is cached by spec signature
 under `runs/train/`, so a config shared by two rules trains once, a killed run resumes, and
 running the study again trains nothing twice. One seed per config: the differences between rules
 at one budget are within the recipe's noise unless they exceed the GP's learned noise sd.
@@ -125,10 +125,7 @@ def train_comparison(
     return {
         "stage": "confirmation",
         "trainer": recipe.trainer.name,
-        "recipe": {
-            "trainer": dataclasses.asdict(recipe.trainer),
-            "resolution_scale": recipe.resolution_scale,
-        },
+        "recipe": dataclasses.asdict(recipe),
         "rows": rows,
         "winners": _winners(rows),
         "rmse": math.sqrt(sum(errors) / len(errors)) if errors else None,

@@ -69,7 +69,8 @@ def test_confirm_writes_only_under_runs_dir(searched, tmp_path):
     _, runs, study = searched
     elsewhere, cwd = tmp_path / "elsewhere", tmp_path / "cwd"
     cwd.mkdir()
-    args = ["top_k=1", "presets=false", "trainer.epochs=1", "trainer.batch_size=50", "report=false"]
+    args = ["top_k=1", "presets=false", "trainer.schedule_steps=2", "trainer.batch_size=50"]
+    args += ["report=false", "embedded_train_size=100", "embedded_val_size=50"]
     _run("confirm.py", f"run={study}", *args, f"runs_dir={elsewhere}", cwd=cwd)
     assert not list(cwd.iterdir())
     assert (study / "confirm" / "confirmation.json").is_file()

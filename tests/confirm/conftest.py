@@ -11,11 +11,11 @@ from PIL import Image
 from mv2search.apps.config import register_confirm_configs
 from tests.hydra_compose import compose_app
 
-# A "full" budget small enough for a test: 4 short epochs of the tiny folder at the proxy's
+# The reference recipe cut down for a test: 40 steps (4 epochs of the tiny folder) at the proxy's
 # resolution, and a short latency protocol for the presets.
 CONFIRM_TINY = [
     "top_k=3",
-    "trainer.epochs=4",
+    "trainer.schedule_steps=40",
     "trainer.batch_size=16",
     "trainer.eval_batch_size=40",
     "resolution_scale=0.25",

@@ -30,12 +30,13 @@ TINY_SCALE = [
 ]
 
 # The trained comparison at two budgets (the base and 4 rules each; alpha-only scaling gives the
-# same config at both, which must train once), with the confirmation recipe cut
-# to one epoch of the tiny data.
+# same config at both, which must train once), with the confirmation recipe (the reference) cut
+# to 2 steps of the tiny data.
 TRAIN_COMPARISON = [
     "scaling.train_comparison=true",
     "scaling.downsize.budgets=[0.25,0.5]",
-    "scaling.confirm=['trainer.epochs=1','trainer.batch_size=50','trainer.eval_batch_size=50']",
+    "scaling.confirm=['trainer.schedule_steps=2','trainer.batch_size=50',"
+    "'trainer.eval_batch_size=50','embedded_train_size=100','embedded_val_size=50']",
 ]
 
 

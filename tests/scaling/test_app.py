@@ -152,14 +152,15 @@ def test_trained_comparison_trains_each_config_once_in_the_confirmation_stage(co
     folder, outcome, _ = confirmed
     t = outcome.analysis["trained"]  # the first run's (analysis.json holds the rerun's)
     assert outcome.search.evaluated == 0  # the study resumed; only the comparison trained
-    assert t["stage"] == "confirmation" and t["trainer"] == "full"
-    assert t["recipe"]["trainer"]["epochs"] == 1 and t["recipe"]["resolution_scale"] == 0.25
+    assert t["stage"] == "confirmation" and t["trainer"] == "reference"
+    assert t["recipe"]["trainer"]["schedule_steps"] == 2 and t["recipe"]["resolution_scale"] == 0.25
+    assert (t["recipe"]["embedded_train_size"], t["recipe"]["embedded_val_size"]) == (100, 50)
     rows = t["rows"]
     assert rows[0]["rule"] == "base" and len(rows) == 1 + 2 * 4
     signatures = {r["signature"] for r in rows}
     alpha = {r["signature"] for r in rows if r["rule"] == "alpha_only"}
     assert len(alpha) == 1 and len(signatures) < len(rows)  # one config at both budgets
-    runs = sorted((folder.parent / "train").glob("*-full-*"))
+    runs = sorted((folder.parent / "train").glob("*-reference-*"))
     assert t["trained"] == len(signatures) == len(runs)  # a config shared by rules trains once
     for r in rows:  # the accuracies are the runs' own
         result = json.loads((Path(r["run"]) / "result.json").read_text())
@@ -178,7 +179,7 @@ def test_trained_comparison_scores_the_gp_against_the_trained_accuracies(confirm
         within = [r for r in rows if r["fraction"] == fraction and r["within_budget"]]
         best = max(within, key=lambda r: r["accuracy"])
         assert t["winners"][f"{fraction:g}"] == best["rule"]
-    assert "in the confirmation stage (full recipe, 1 epochs" in a["principles"][-1]
+    assert "in the confirmation stage (reference recipe, 2 steps" in a["principles"][-1]
     assert (folder / "scaling" / "scaling_trained.png").stat().st_size > 10_000
     assert "Trained comparison: in the confirmation stage" in scaling_section(folder)
 
