@@ -56,7 +56,7 @@ from scipy.stats import kendalltau
 
 from mv2search.arch import ArchSpec, get_preset
 from mv2search.cost.device import DeviceProfile
-from mv2search.data import DataOptions
+from mv2search.data import POLICIES, DataOptions
 from mv2search.files import write_json
 from mv2search.search import load_space
 from mv2search.search.evaluator import Evaluator
@@ -86,7 +86,10 @@ def ladders(args: argparse.Namespace) -> dict[str, Ladder]:
     # conf/trainer/reference.yaml: batch 64, wsd with a 20 % decay branch, BN re-estimated on 20
     # batches; at the default rungs its top rung is that recipe (confirm.py's default)
     base = dataclasses.replace(
-        load_trainer("reference"), eval_running_bn=True, lr_scaling=args.lr_scaling
+        load_trainer("reference"),
+        eval_running_bn=True,
+        lr_scaling=args.lr_scaling,
+        augment=args.augment,
     )
     data = DataOptions(embedded_train_size=args.train_size, embedded_val_size=args.val_size)
     rungs = tuple(args.rungs)
@@ -342,6 +345,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--lr-scaling", default="sqrt", choices=LR_SCALINGS, help="batch-1024 LR table to 64"
     )
+    parser.add_argument("--augment", default="light", choices=POLICIES, help="train transform")
     parser.add_argument("--train-size", type=int, default=10_000)
     parser.add_argument("--val-size", type=int, default=1_000)
     parser.add_argument("--workers", type=int, default=max(1, len(os.sched_getaffinity(0))))
