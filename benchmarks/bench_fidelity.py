@@ -89,7 +89,9 @@ def ladders(args: argparse.Namespace) -> dict[str, Ladder]:
         load_trainer("reference"),
         eval_running_bn=True,
         lr_scaling=args.lr_scaling,
+        lr=args.lr,
         augment=args.augment,
+        label_smoothing=args.label_smoothing,
     )
     data = DataOptions(embedded_train_size=args.train_size, embedded_val_size=args.val_size)
     rungs = tuple(args.rungs)
@@ -345,6 +347,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--lr-scaling", default="sqrt", choices=LR_SCALINGS, help="batch-1024 LR table to 64"
     )
+    parser.add_argument("--lr", type=float, default=None, help="peak LR (default: the table)")
+    parser.add_argument("--label-smoothing", type=float, default=0.1)
     parser.add_argument("--augment", default="light", choices=POLICIES, help="train transform")
     parser.add_argument("--train-size", type=int, default=10_000)
     parser.add_argument("--val-size", type=int, default=1_000)

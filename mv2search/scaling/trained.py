@@ -3,8 +3,9 @@ each trained in the confirmation stage, against the GP's predictions (method.md 
 
 Every config is trained with the confirmation recipe (`conf/confirm/confirm.yaml`: the fidelity
 benchmark's reference recipe at its resolution scale, `mv2search.confirm.load_recipe`) on the
-study's own data source (on the embedded set, the recipe's 10,000 / 1,000 images) and seed, through `mv2search.confirm.train_specs`: each run is cached by spec signature
-under `runs/train/`, so a config shared by two rules trains once, a killed run resumes, and
+study's own data source (on the embedded set, the recipe's 10,000 / 1,000 images) and seed,
+through `mv2search.confirm.train_specs`: each run is cached by spec signature under
+`runs/train/`, so a config shared by two rules trains once, a killed run resumes, and
 running the study again trains nothing twice. One seed per config: the differences between rules
 at one budget are within the recipe's noise unless they exceed the GP's learned noise sd.
 

@@ -45,7 +45,7 @@ def test_load_trainer_reads_the_group_files_without_hydra(tmp_path):
     assert load_trainer("full").epochs == 300
     rungs = load_trainer("rungs")  # the multi-fidelity recipe: measured in steps, a prefix ladder
     assert rungs.measured_in_steps and rungs.schedule == "wsd" and rungs.batch_size == 64
-    listed = r"\['full', 'proxy', 'rungs', 'search'\]"
+    listed = r"\['full', 'proxy', 'reference', 'rungs', 'search'\]"
     with pytest.raises(ValueError, match=r"trainer 'quick': no file .* " + listed):
         load_trainer("quick")
     bad = tmp_path / "bad.yaml"
