@@ -26,6 +26,7 @@ from omegaconf.errors import OmegaConfBaseException
 from tqdm import tqdm
 
 from mv2search.arch import ArchSpec
+from mv2search.data import EMBEDDED
 from mv2search.search.evaluator import Evaluator, proxy_resolution
 from mv2search.train import TrainerConfig
 from mv2search.train.config import load_trainer
@@ -139,7 +140,7 @@ def confirm_evaluator(evaluator: Evaluator, recipe: ConfirmRecipe) -> Evaluator:
     """
     settings = dataclasses.replace(evaluator.settings, resolution_scale=recipe.resolution_scale)
     training = dataclasses.replace(evaluator.training, trainer=recipe.trainer)
-    if training.data_source == "embedded":
+    if training.data_source == EMBEDDED:
         options = dataclasses.replace(
             training.data_options,
             embedded_train_size=recipe.embedded_train_size,

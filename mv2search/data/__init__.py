@@ -43,6 +43,7 @@ from mv2search.data.transforms import (
 __all__ = [
     "check_source",
     "CLASS_NAMES",
+    "EMBEDDED",
     "EMBEDDED_AUGMENTATIONS",
     "NATURAL_IMAGES",
     "POLICIES",
