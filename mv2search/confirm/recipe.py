@@ -95,7 +95,9 @@ def load_recipe(overrides: Sequence[str] = ()) -> ConfirmRecipe:
     )
     for i, text in enumerate(overrides):
         if "=" not in text:
-            raise ValueError(f"overrides[{i}]: {text!r}; expected key=value, e.g. trainer.epochs=1")
+            raise ValueError(
+                f"overrides[{i}]: {text!r}; expected key=value, e.g. trainer.schedule_steps=100"
+            )
     try:
         merged = OmegaConf.merge(
             OmegaConf.structured(ConfirmRecipe(trainer=load_trainer(option))),

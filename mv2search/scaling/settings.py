@@ -39,7 +39,8 @@ class ScalingConfig:
     min_trials: int = 4  # COMPLETE trials the analysis needs
     # then train the base, derived and baseline configs in the confirmation stage
     train_comparison: bool = False
-    # overrides of the confirmation recipe (conf/confirm/confirm.yaml), e.g. [trainer.epochs=1]
+    # overrides of the confirmation recipe (conf/confirm/confirm.yaml), e.g.
+    # [trainer.schedule_steps=100]
     confirm: list[str] = field(default_factory=list)
     downsize: DownsizeConfig = field(default_factory=DownsizeConfig)
 
