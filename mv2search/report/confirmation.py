@@ -131,10 +131,9 @@ def confirmation_section(folder: str | Path) -> ConfirmSection | None:
 def budget_words(trainer: dict[str, Any]) -> str:
     """A trainer's length in words, from its fields (a `TrainerConfig` as a dict, e.g. read from
     a JSON file): "250 steps" for a run measured in steps, else "3 epochs"."""
-    steps = trainer.get("max_steps") or trainer.get("schedule_steps")
-    if trainer.get("schedule_steps") is not None:
-        return f"{steps} steps"
-    return f"{trainer['epochs']} epochs"
+    if trainer.get("schedule_steps") is None:
+        return f"{trainer['epochs']} epochs"
+    return f"{trainer.get('max_steps') or trainer['schedule_steps']} steps"  # where the run stops
 
 
 def _images(data: dict[str, Any]) -> str:
