@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
-import pytest
+# One torch thread per process, here and in every process a test starts: many tests run workers
+# beside this process, and on two cores a two-thread process slows 4-5x once another one holds a
+# core. Set before torch is first imported, so OpenMP reads it too.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
 
-from mv2search.testing import import_timm
-from tests.postgres import postgres_url  # noqa: F401  (a fixture: PostgreSQL on loopback)
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from mv2search.testing import import_timm  # noqa: E402
+from tests.postgres import postgres_url  # noqa: E402, F401  (a fixture: PostgreSQL on loopback)
+
+torch.set_num_threads(1)
 
 # timm 1.0.31 state-dict keys and shapes of three presets (the weight converter's reference)
 REFERENCE_DIR = Path(__file__).resolve().parent / "arch" / "reference"
