@@ -1,8 +1,8 @@
 """Imports only point downward (STYLE.md 1), for every module of the package, without exemptions.
 
 Layers, bottom first: `files` (helpers that import nothing of ours) -> `arch` -> `cost` ->
-`study` (the store of trials) -> `report` (how a study reads) -> `data` -> `train` -> `search`
--> `confirm` -> `scaling` -> `apps` (every command-line shell). The report sits below the
+`study` (the store of trials) -> `report` (how a study reads) -> `data` -> `supernet` -> `train` ->
+`search` -> `confirm` -> `scaling` -> `apps` (every command-line shell). The report sits below the
 training code, so a report never imports it; the fresh-interpreter test checks that importing
 it loads none of it, through any `__init__`.
 """
@@ -21,6 +21,7 @@ ORDER = [
     "study",
     "report",
     "data",
+    "supernet",
     "train",
     "search",
     "confirm",
