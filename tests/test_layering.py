@@ -1,10 +1,10 @@
 """Imports only point downward (STYLE.md 1), for every module of the package, without exemptions.
 
 Layers, bottom first: `files` (helpers that import nothing of ours) -> `arch` -> `cost` ->
-`study` (the store of trials) -> `report` (how a study reads) -> `data` -> `supernet` -> `train` ->
-`search` -> `confirm` -> `scaling` -> `apps` (every command-line shell). The report sits below the
-training code, so a report never imports it; the fresh-interpreter test checks that importing
-it loads none of it, through any `__init__`.
+`study` (the store of trials) -> `report` (how a study reads) -> `data` -> `supernet` -> `train`
+-> `supernet_train` -> `search` -> `confirm` -> `scaling` -> `apps` (every command-line shell).
+The report sits below the training code, so a report never imports it; the fresh-interpreter
+test checks that importing it loads none of it, through any `__init__`.
 """
 
 import ast
@@ -23,6 +23,7 @@ ORDER = [
     "data",
     "supernet",
     "train",
+    "supernet_train",
     "search",
     "confirm",
     "scaling",

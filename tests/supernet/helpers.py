@@ -20,6 +20,20 @@ SMALL_SPECS = [
     for kind in ATTENTION_TYPES
 ]
 
+# A tiny search space for the supernet training tests (`tiny_space` in conftest.py).
+TINY_SPACE_YAML = """\
+name: tiny
+base: mobilevitv2_050
+fixed: {num_classes: 10}
+parameters:
+  - {name: width_multiplier, type: float, bounds: [0.5, 0.75], step: 0.25}
+  - {name: image_size, type: int, bounds: [128, 192], step: 64}
+  - {name: ir_depths.1, type: int, bounds: [1, 2]}
+  - {name: attn_blocks.0, type: int, bounds: [1, 2]}
+  - {name: attn_types.2, type: choice, values: [separable, mha]}
+  - {name: ffn_multiplier, type: choice, values: [1.5, 2.0]}
+"""
+
 
 def small_supernet(seed: int = 0) -> Supernet:
     """A supernet up to alpha 0.75, depth 2 everywhere, all three attention types, ffn 3.0."""
