@@ -10,7 +10,9 @@ proposed, so the evaluator only scores. Order, cheapest first:
 3. `accuracy`: proxy training with the study's trainer at `round(image_size x resolution_scale)`
    pixels. The run folder is named by the spec signature and a hash of everything that changes
    the result, so a finished run is read back instead of retrained (a cache across studies) and
-   a killed one resumes from its checkpoint.
+   a killed one resumes from its checkpoint. With `evaluator.accuracy=supernet` the candidate is
+   not trained: its subnet inherited from the study's supernet is scored after re-estimating its
+   BatchNorm statistics (`mv2search.search.supernet_score`; `score_s` is its seconds).
 
 Only the metrics the objectives need are computed (exact ones always are: they cost nothing).
 A failure (a diverged or out-of-memory run, an error in measuring) raises `EvaluationFailed`
@@ -22,14 +24,22 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from mv2search.arch.spec import ArchSpec
 from mv2search.cost.device import DeviceProfile
 from mv2search.cost.store import LatencyStore, cached_latency
 from mv2search.data import DataSplits, build_datasets, source_identity
-from mv2search.search.settings import LATENCY_MODES, EvaluatorConfig, TrainingSetup
-from mv2search.study.objectives import exact_metrics
+from mv2search.search.settings import (
+    ACCURACY_MODES,
+    LATENCY_MODES,
+    EvaluatorConfig,
+    TrainingSetup,
+)
+from mv2search.search.supernet_score import SupernetScorer, supernet_recipe
+from mv2search.study.objectives import Budget, exact_metrics
 from mv2search.train import TrainerConfig, train
 from mv2search.train.distributed import resolve_device
 from mv2search.train.result import TrainResult
@@ -54,10 +64,14 @@ class Evaluator:
         training: The proxy recipe, the data it trains on and the seed.
         device: The latency device profile.
         settings: Latency mode, latency store, resolution scale, torch device.
-        runs_dir: Root of the training runs (`<runs_dir>/train/`) and the default latency store.
+        runs_dir: Root of the training runs (`<runs_dir>/train/`), of the supernet runs
+            (`<runs_dir>/supernet/`) and the default latency store.
+        space: The study's search-space mapping (needed by `accuracy=supernet` only).
+        budgets: The study's budgets (the supernet of `accuracy=supernet` trains within them).
 
     Raises:
-        ValueError: for an unknown latency mode or a non-positive resolution scale.
+        ValueError: for an unknown latency or accuracy mode, a non-positive resolution scale,
+            an invalid `evaluator.supernet` recipe, or `accuracy=supernet` without a space.
     """
 
     def __init__(
@@ -67,6 +81,9 @@ class Evaluator:
         device: DeviceProfile,
         settings: EvaluatorConfig,
         runs_dir: str | Path = "runs",
+        *,
+        space: Mapping[str, Any] | None = None,
+        budgets: Sequence[Budget] = (),
     ) -> None:
         if settings.latency not in LATENCY_MODES:
             raise ValueError(
@@ -81,6 +98,19 @@ class Evaluator:
         store_path = settings.latency_store or self.runs_dir / "latency.sqlite"
         self.latency_store = LatencyStore(store_path)
         self._splits: dict[int, DataSplits] = {}
+        self.scorer: SupernetScorer | None = None  # accuracy=supernet only
+        if settings.accuracy not in ACCURACY_MODES:
+            raise ValueError(
+                f"evaluator.accuracy: {settings.accuracy!r}; allowed: {list(ACCURACY_MODES)}"
+            )
+        supernet_recipe(settings)  # a bad recipe is an error whatever the accuracy mode
+        if settings.accuracy == "supernet":
+            if space is None:
+                raise ValueError("evaluator.accuracy: 'supernet' needs the study's space")
+            device = resolve_device(settings.torch_device, 0)
+            self.scorer = SupernetScorer(
+                space, budgets, training, settings, self.runs_dir, self._data, device
+            )
         self._predictor = None
         # (step, top-1) of every evaluation of the last proxy run scored (its learning curve)
         self.last_curve: list[list[float]] | None = None
@@ -106,7 +136,11 @@ class Evaluator:
         try:
             if "latency_ms" in self.metrics:
                 metrics["latency_ms"] = self.latency_ms(spec)
-            if "accuracy" in self.metrics:
+            if "accuracy" in self.metrics and self.scorer is not None:
+                if steps is not None:
+                    raise ValueError("evaluator.accuracy: 'supernet' has no training steps")
+                metrics["accuracy"], metrics["score_s"] = self.scorer.score(spec)
+            elif "accuracy" in self.metrics:
                 result = self.proxy_train(spec, steps)
                 if not result.ok:
                     raise EvaluationFailed(f"proxy training {result.status}: {result.reason}")

@@ -113,8 +113,19 @@ class SearchWorker:
         trainer = cfg.fidelity.trainer(cfg.trainer)
         training = TrainingSetup(trainer, cfg.data.source, options, cfg.seed)
         device = _device(cfg.device)
+        if cfg.evaluator.accuracy == "supernet" and self.rungs:
+            raise ValueError(
+                "evaluator.accuracy: 'supernet' scores without training, so it has no rungs; "
+                "allowed with fidelity.rungs: ['train'] (or fidelity=single)"
+            )
         self.evaluator = Evaluator(
-            self.objectives.names, training, device, cfg.evaluator, cfg.runs_dir
+            self.objectives.names,
+            training,
+            device,
+            cfg.evaluator,
+            cfg.runs_dir,
+            space=dict(cfg.space),
+            budgets=self.objectives.budgets,
         )
         self.n_rejected = 0  # candidates the optimizer met over a budget
         # everything that can be refused is checked before the study is created or opened

@@ -28,6 +28,7 @@ from mv2search.study.store import StudySettings
 from mv2search.train.config import TrainerConfig
 
 __all__ = [
+    "ACCURACY_MODES",
     "LATENCY_MODES",
     "DataConfig",
     "DeviceConfig",
@@ -38,6 +39,7 @@ __all__ = [
     "SearchAppConfig",
     "StorageConfig",
     "StoredStudy",
+    "SupernetScoreConfig",
     "TrainingSetup",
     "build_objectives",
     "rebuild_study",
@@ -45,6 +47,7 @@ __all__ = [
 ]
 
 LATENCY_MODES = ("measured", "predicted")
+ACCURACY_MODES = ("train", "supernet")
 
 
 @dataclass
@@ -105,6 +108,22 @@ DeviceConfig = _mutable_schema(DeviceProfile, "DeviceConfig")
 
 
 @dataclass
+class SupernetScoreConfig:
+    """`evaluator.supernet`: the supernet of `evaluator.accuracy=supernet`, trained once per
+    space, budgets, data and seed (cached in <runs_dir>/supernet/) and shared by every worker and
+    study; the rest of its recipe is `SupernetTrainConfig`'s, at `evaluator.resolution_scale`."""
+
+    # modest defaults for a CPU: 300 sandwich steps of 32 images, each training the largest, the
+    # smallest and 2 random feasible subnets (the paper-scale recipe: steps=2000 batch_size=128)
+    steps: int = 300
+    batch_size: int = 32  # images per step; also the batch of the BatchNorm re-estimation
+    num_random: int = 2  # random feasible subnets per step besides the largest and smallest
+    # training images BatchNorm statistics are re-estimated on: one seeded draw, the same for
+    # every candidate (the attention layers' GroupNorm(1) has no statistics)
+    bn_images: int = 320
+
+
+@dataclass
 class EvaluatorConfig:
     """How a candidate is scored beyond the trainer and the device profile."""
 
@@ -116,6 +135,11 @@ class EvaluatorConfig:
     # matters to accuracy while training stays cheap; 1.0 trains at the searched resolution
     resolution_scale: float = 0.25
     torch_device: str = "auto"  # where the proxy trains: auto, cpu, cuda, cuda:N
+    # train: proxy-train each candidate with the study's trainer; supernet: the top-1 of its
+    # subnet inherited from one trained supernet (`evaluator.supernet`), after re-estimating
+    # BatchNorm statistics; one fidelity only
+    accuracy: str = "train"
+    supernet: SupernetScoreConfig = field(default_factory=SupernetScoreConfig)
 
 
 @dataclass
@@ -241,6 +265,11 @@ def study_settings(
         seed=training.seed,
         rungs=tuple(cfg.fidelity.rungs),
         eta=cfg.fidelity.eta,
+        accuracy=(
+            None
+            if cfg.evaluator.accuracy == "train"
+            else {"mode": cfg.evaluator.accuracy, **dataclasses.asdict(cfg.evaluator.supernet)}
+        ),
     )
 
 
@@ -250,7 +279,7 @@ class StoredStudy:
 
     objectives: Objectives  # names, directions, reference point, budgets
     training: TrainingSetup  # the proxy recipe, data and seed
-    evaluator: EvaluatorConfig  # latency mode and resolution scale
+    evaluator: EvaluatorConfig  # latency mode, resolution scale, accuracy mode and recipe
     device: str  # the latency device profile's name
 
 
@@ -269,7 +298,11 @@ def rebuild_study(settings: StudySettings) -> StoredStudy:
         data_options=DataOptions(**settings.data_options),
         seed=settings.seed,
     )
+    accuracy = dict(settings.accuracy or {"mode": "train"})
     evaluator = EvaluatorConfig(
-        latency=settings.latency, resolution_scale=settings.resolution_scale
+        latency=settings.latency,
+        resolution_scale=settings.resolution_scale,
+        accuracy=accuracy.pop("mode"),
+        supernet=SupernetScoreConfig(**accuracy),
     )
     return StoredStudy(settings.objectives, training, evaluator, settings.device)

@@ -70,6 +70,9 @@ class StudySettings:
     seed: int = 0  # proposals and proxy training
     rungs: tuple[int, ...] = ()  # training steps of each rung (empty: one fidelity)
     eta: int = 2  # successive halving: the top 1/eta of a rung is promoted
+    # None: accuracy by proxy training; {"mode": "supernet", <evaluator.supernet>}: by the
+    # subnets of a trained supernet (stored only then, so older studies reopen unchanged)
+    accuracy: dict[str, Any] | None = None
     code_version: str | None = field(default=None, compare=False)  # set by the store
 
     @property
@@ -95,7 +98,8 @@ class StudySettings:
                 "trainer": self.trainer,
                 "data": [self.data_source, self.data_options],
                 "seed": self.seed,
-            },
+            }
+            | ({"accuracy": self.accuracy} if self.accuracy is not None else {}),
             "fidelity": {"rungs": list(self.rungs), "eta": self.eta} if self.rungs else None,
         }
 
@@ -135,6 +139,7 @@ class StudySettings:
             seed=evaluator["seed"],
             rungs=tuple(int(r) for r in fidelity.get("rungs", ())),
             eta=int(fidelity.get("eta", 2)),
+            accuracy=evaluator.get("accuracy"),
             code_version=attrs.get("code_version"),
         )
 

@@ -75,6 +75,14 @@ def test_missing_space_is_an_error_listing_the_spaces(capsys):
     assert "+space=" in message and all(name in message for name in available_spaces())
 
 
+def test_supernet_accuracy_composes_with_its_recipe(tmp_path):
+    cfg = search_config(["+space=mv2", "evaluator.accuracy=supernet"], tmp_path)
+    assert cfg.evaluator.accuracy == "supernet" and cfg.evaluator.supernet.steps == 300
+    assert search_config(["+space=mv2"], tmp_path).evaluator.accuracy == "train"
+    with pytest.raises(ConfigCompositionException, match="stepz"):
+        compose_search(["+space=mv2", "evaluator.supernet.stepz=3"])
+
+
 def test_misspelled_key_fails_at_composition():
     with pytest.raises(ConfigCompositionException, match="n_trails"):
         compose_search(["+space=mv2", "optimizer.n_trails=3"])
@@ -88,6 +96,8 @@ def test_misspelled_key_fails_at_composition():
         ("+objectives.budgets.latency_ms=10", "objectives.budgets.latency_ms"),
         ("objectives.budgets.gmacs=-1", "objectives.budgets.gmacs"),
         ("evaluator.latency=guessed", "evaluator.latency"),
+        ("evaluator.accuracy=guessed", "evaluator.accuracy: 'guessed'; allowed: ['train'"),
+        ("evaluator.supernet.batch_size=0", "evaluator.supernet.batch_size"),
         ("optimizer.name=cmaes", "optimizer.name: 'cmaes' is not known; allowed: ['botorch'"),
         ("logger.name=tensorboard", "logger.name: 'tensorboard' is not known; allowed"),
         ("storage.url=mysql://x", "storage.url"),
