@@ -34,7 +34,7 @@ from mv2search.report.settings import ReportAppConfig
 from mv2search.scaling.settings import ScaleAppConfig
 from mv2search.search.loggers import LOGGERS
 from mv2search.search.optimizers import OPTIMIZERS
-from mv2search.search.settings import SearchAppConfig
+from mv2search.search.settings import SearchAppConfig, SupernetAppConfig
 from mv2search.search.space import available_spaces, spaces_dir
 from mv2search.train import TrainAppConfig, TrainerConfig
 
@@ -43,6 +43,7 @@ __all__ = [
     "register_report_configs",
     "register_scale_configs",
     "register_search_configs",
+    "register_supernet_configs",
     "register_train_configs",
     "space_error",
     "space_hint",
@@ -157,3 +158,14 @@ def register_scale_configs() -> None:
 def register_report_configs() -> None:
     """Store the `report.py` schema (idempotent)."""
     ConfigStore.instance().store(name="base_report", node=ReportAppConfig)
+
+
+def register_supernet_configs() -> None:
+    """Store the `supernet.py` schema (`base_supernet`) and everything `register_search_configs`
+    does (the spaces; the groups it uses are the search's).
+
+    Raises:
+        ValueError: naming a space file that is not a YAML mapping.
+    """
+    register_search_configs()
+    ConfigStore.instance().store(name="base_supernet", node=SupernetAppConfig)

@@ -1,6 +1,6 @@
-"""What the Hydra apps (`search.py`, `train.py`, `confirm.py`, `scale.py`, `report.py`) share:
-the checks of a command line before any work, one error style, and the `main`/`cli` pair behind
-`@hydra.main`.
+"""What the Hydra apps (`search.py`, `train.py`, `confirm.py`, `scale.py`, `supernet.py`,
+`report.py`) share: the checks of a command line before any work, one error style, and the
+`main`/`cli` pair behind `@hydra.main`.
 
 Each app module describes itself as an `App` (its `run(cfg) -> int`, its config, what a missing
 value needs, what Ctrl-C leaves) and gets its entry points from `hydra_entry`:

@@ -39,6 +39,7 @@ __all__ = [
     "SearchAppConfig",
     "StorageConfig",
     "StoredStudy",
+    "SupernetAppConfig",
     "SupernetScoreConfig",
     "TrainingSetup",
     "build_objectives",
@@ -197,6 +198,21 @@ class SearchAppConfig:
     # a job's index when a Hydra launcher starts N of them on one study
     # (`-m hydra/launcher=submitit_local workers=1 worker_index=0,1,2`); changes nothing else
     worker_index: int = 0
+
+
+@dataclass
+class SupernetAppConfig:
+    """The whole `supernet.py` config (schema `base_supernet`): what of a search config the
+    supernet of `evaluator.accuracy=supernet` depends on, under the same keys, so the same
+    overrides train the same supernet (`mv2search.search.supernet_score.train_study_supernet`)."""
+
+    space: Any = MISSING  # a search_spaces/*.yaml mapping, chosen with +space=<name>
+    objectives: ObjectivesConfig = field(default_factory=ObjectivesConfig)  # for its budgets
+    data: DataConfig = field(default_factory=DataConfig)
+    # resolution_scale, torch_device and supernet (the recipe); the rest is unused here
+    evaluator: EvaluatorConfig = field(default_factory=EvaluatorConfig)
+    seed: int = 0
+    runs_dir: str = "runs"  # the run lands in <runs_dir>/supernet/<key>/
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,10 @@ BatchNorm statistics re-estimated (`recalibrate_bn`) on a fixed draw of `bn_imag
 candidate), then top-1 on the whole validation split (`evaluate`). Both image sets are read once
 at the supernet's resolution and kept in memory (`2000 x 3 x 64 x 64` floats, 98 MB, for the
 embedded default), so scoring costs forward passes only.
+
+`train_study_supernet` trains (or reads back) the same supernet ahead of a search, from the keys
+of a search config (`python supernet.py`, `SupernetAppConfig`): the task and the lock are
+`supernet_task` and `fit_supernet`, shared with the scorer, so the search finds it cached.
 """
 
 from __future__ import annotations
@@ -31,9 +35,15 @@ import torch
 import yaml
 
 from mv2search.arch.spec import ArchSpec
-from mv2search.data import DataSplits
+from mv2search.data import DataOptions, DataSplits, check_source
 from mv2search.data.loader import EpochSampler, build_loader
-from mv2search.search.settings import EvaluatorConfig, TrainingSetup
+from mv2search.search.preflight import check_budgets
+from mv2search.search.settings import (
+    EvaluatorConfig,
+    SupernetAppConfig,
+    TrainingSetup,
+    build_objectives,
+)
 from mv2search.study.objectives import Budget
 from mv2search.supernet_train import (
     Feasibility,
@@ -46,11 +56,19 @@ from mv2search.supernet_train import (
     run_key,
 )
 from mv2search.train.bn import recalibrate_bn
-from mv2search.train.distributed import DistContext
+from mv2search.train.distributed import DistContext, resolve_device
 from mv2search.train.evaluate import evaluate
 from mv2search.train.loop import BN_SEED
 
-__all__ = ["EVAL_BATCH", "SupernetScorer", "space_file", "supernet_recipe"]
+__all__ = [
+    "EVAL_BATCH",
+    "SupernetScorer",
+    "fit_supernet",
+    "space_file",
+    "supernet_recipe",
+    "supernet_task",
+    "train_study_supernet",
+]
 
 EVAL_BATCH = 250  # validation images per forward pass (eval mode: it does not change the score)
 
@@ -104,6 +122,79 @@ def _feasibility(budgets: Sequence[Budget]) -> Feasibility:
     return Feasibility.budget(max_gmacs=limits.get("gmacs"), max_mparams=limits.get("mparams"))
 
 
+def supernet_task(
+    space: Mapping[str, Any],
+    budgets: Sequence[Budget],
+    source: str,
+    options: DataOptions,
+    seed: int,
+    runs_dir: str | Path,
+) -> SupernetTask:
+    """The supernet task of a study: the space (as a file under `<runs_dir>/supernet/spaces/`),
+    its budgets, the data and the seed."""
+    from mv2search.search.space import SearchSpace
+
+    path = space_file(space, Path(runs_dir) / "supernet" / "spaces")
+    return SupernetTask(
+        space=SearchSpace.from_dict(dict(space), source="space"),
+        space_file=path,
+        feasible=_feasibility(budgets),
+        source=source,
+        options=options,
+        seed=seed,
+    )
+
+
+def fit_supernet(
+    task: SupernetTask, cfg: SupernetTrainConfig, runs_dir: str | Path, device: torch.device
+) -> tuple[SupernetResult, int]:
+    """Train the supernet of `task`, or wait for the process that trains it, or read it from the
+    cache, under a file lock next to the run folder.
+
+    Returns:
+        The result and the supernet's training resolution.
+    """
+    lock = Path(runs_dir) / "supernet" / f"{run_key(task, cfg)}.lock"
+    with _locked(lock):
+        run = SupernetRun(task, cfg, runs_dir=runs_dir, device=device)
+        result = run.fit()
+    return result, run.resolution
+
+
+def train_study_supernet(cfg: SupernetAppConfig) -> SupernetResult:
+    """Train (or read back) the supernet a search with the same settings would score with.
+
+    Args:
+        cfg: The `supernet.py` config (`space` as a plain mapping).
+
+    Returns:
+        The result (`cached` when a finished run was found).
+
+    Raises:
+        ValueError: for an invalid space, budget, data source, resolution scale, torch device or
+            `evaluator.supernet` recipe, naming the field.
+    """
+    from mv2search.search.space import SearchSpace
+
+    space = SearchSpace.from_dict(dict(cfg.space), source="space")
+    objectives = build_objectives(cfg.objectives)
+    scale = cfg.evaluator.resolution_scale
+    if not scale > 0:
+        raise ValueError(f"evaluator.resolution_scale: expected > 0, got {scale}")
+    recipe = supernet_recipe(cfg.evaluator)
+    options = cfg.data.options.under(cfg.runs_dir)
+    check_source(cfg.data.source, options, cfg.seed)
+    check_budgets(space, objectives)
+    try:
+        device = resolve_device(cfg.evaluator.torch_device, 0)
+    except ValueError as err:
+        raise ValueError(f"evaluator.torch_device: {err}") from err
+    task = supernet_task(
+        cfg.space, objectives.budgets, cfg.data.source, options, cfg.seed, cfg.runs_dir
+    )
+    return fit_supernet(task, recipe, cfg.runs_dir, device)[0]
+
+
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -153,31 +244,26 @@ class SupernetScorer:
         self.val_batches: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     def task(self) -> SupernetTask:
-        """The supernet's task: the space (as a file under `<runs_dir>/supernet/spaces/`), the
-        budgets, the data and the seed."""
-        from mv2search.search.space import SearchSpace
-
-        path = space_file(self.space, self.runs_dir / "supernet" / "spaces")
-        return SupernetTask(
-            space=SearchSpace.from_dict(dict(self.space), source="space"),
-            space_file=path,
-            feasible=_feasibility(self.budgets),
-            source=self.training.data_source,
-            options=self.training.data_options,
-            seed=self.training.seed,
+        """The supernet's task (`supernet_task`)."""
+        training = self.training
+        return supernet_task(
+            self.space,
+            self.budgets,
+            training.data_source,
+            training.data_options,
+            training.seed,
+            self.runs_dir,
         )
 
     def supernet(self) -> SupernetResult:
         """Train the supernet, or wait for the worker that trains it, or read it from the cache
         (once per scorer)."""
         if self.result is None:
-            task = self.task()
-            lock = self.runs_dir / "supernet" / f"{run_key(task, self.cfg)}.lock"
-            with _locked(lock):
-                run = SupernetRun(task, self.cfg, runs_dir=self.runs_dir, device=self.device)
-                self.result = run.fit()
-            self.resolution = run.resolution
-            self.result.supernet.eval()
+            result, self.resolution = fit_supernet(
+                self.task(), self.cfg, self.runs_dir, self.device
+            )
+            result.supernet.eval()
+            self.result = result
         return self.result
 
     def images(self) -> None:

@@ -61,6 +61,11 @@ def _run(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
         ("confirm.py", ["run=x", "+top_kk=2"], "top_kk: unknown key; allowed: ['run',"),
         ("scale.py", ["+space=mv2_global", "+scaling.desing=sobol"], "scaling.desing: unknown key"),
         (
+            "supernet.py",
+            ["+space=mv2", "+evaluator.supernet.stepz=3"],
+            "evaluator.supernet.stepz: unknown key; allowed: ['steps', 'batch_size',",
+        ),
+        (
             "report.py",
             ["run=x", "+storage=y"],
             "storage: unknown key; allowed: ['run', 'storage_url', 'runs_dir']",

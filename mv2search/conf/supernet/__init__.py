@@ -1,0 +1,1 @@
+"""Hydra configs (YAML data; this file makes the folder importable for Hydra pkg:// paths)."""
