@@ -4,6 +4,8 @@ The bytes go to a temporary file in the same folder, are flushed to disk, and re
 with `os.replace` (atomic on POSIX and Windows). A process killed mid-write leaves at most a stray
 hidden `.<name>.*.tmp` file, never a truncated target. Used for checkpoints, metrics and the
 embedded data set's cache, by every subpackage (this module imports nothing from mv2search).
+`file_lock` is the exclusive `flock` that processes sharing a file store take (the study's
+claims, the supernet's one training).
 
 The file gets the mode a plain `open()` would give it (0666 less the process's umask): the
 temporary file `mkstemp` makes is 0600, which would hide reports from the user's colleagues.
@@ -16,6 +18,7 @@ pos"), which a search records as a failed trial and carries on past.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -25,7 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_writer", "atomic_write_bytes", "write_json"]
+__all__ = ["atomic_writer", "atomic_write_bytes", "file_lock", "write_json"]
 
 
 @contextlib.contextmanager
@@ -99,3 +102,16 @@ def write_json(path: str | Path, value: Any) -> None:
         value: JSON-serialisable data.
     """
     atomic_write_bytes(path, (json.dumps(value, indent=2) + "\n").encode())
+
+
+@contextlib.contextmanager
+def file_lock(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive `flock` on `path` (created, with its folder, if missing) for the block."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -22,12 +22,10 @@ of a search config (`python supernet.py`, `SupernetAppConfig`): the task and the
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +35,7 @@ import yaml
 from mv2search.arch.spec import ArchSpec
 from mv2search.data import DataOptions, DataSplits, check_source
 from mv2search.data.loader import EpochSampler, build_loader
+from mv2search.files import file_lock
 from mv2search.search.preflight import check_budgets
 from mv2search.search.settings import (
     EvaluatorConfig,
@@ -155,7 +154,7 @@ def fit_supernet(
         The result and the supernet's training resolution.
     """
     lock = Path(runs_dir) / "supernet" / f"{run_key(task, cfg)}.lock"
-    with _locked(lock):
+    with file_lock(lock):
         run = SupernetRun(task, cfg, runs_dir=runs_dir, device=device)
         result = run.fit()
     return result, run.resolution
@@ -193,17 +192,6 @@ def train_study_supernet(cfg: SupernetAppConfig) -> SupernetResult:
         cfg.space, objectives.budgets, cfg.data.source, options, cfg.seed, cfg.runs_dir
     )
     return fit_supernet(task, recipe, cfg.runs_dir, device)[0]
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class SupernetScorer:

@@ -19,12 +19,13 @@ files (one machine), a session advisory lock (`pg_advisory_lock`) for PostgreSQL
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
+
+from mv2search.files import file_lock
 
 __all__: list[str] = []
 
@@ -147,14 +148,3 @@ def study_lock(lock_file: Path | None, engine: sa.Engine | None, study_name: str
         finally:
             conn.execute(sa.text("SELECT pg_advisory_unlock(hashtext(:key))"), key)
             conn.commit()
-
-
-@contextlib.contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive `flock` on `path` (created if missing) for the `with` block."""
-    with open(path, "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
