@@ -14,7 +14,7 @@ from torch import nn
 from mv2search.arch.blocks import ConvNormAct, InvertedResidual, MobileViTBlock
 from mv2search.arch.spec import STAGE_STRIDES, ArchSpec, ffn_hidden, ir_hidden, resolve_widths
 
-__all__ = ["MobileViTv2", "ClassifierHead", "build_model", "BLOCKS"]
+__all__ = ["MobileViTv2", "ClassifierHead", "build_model", "init_weights", "BLOCKS"]
 
 BLOCKS: dict[str, type[nn.Module]] = {"mv2": InvertedResidual, "mvit": MobileViTBlock}
 
@@ -73,7 +73,7 @@ class MobileViTv2(nn.Module):
             self.final_conv = ConvNormAct(in_channels, spec.head_conv_channels, 1)
             self.num_features = spec.head_conv_channels
         self.head = ClassifierHead(self.num_features, spec.num_classes)
-        self.apply(_init_weights)
+        self.apply(init_weights)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """`B x 3 x H x W` image -> `B x C x h x w` feature map (after `final_conv`)."""
@@ -103,8 +103,9 @@ def build_model(spec: ArchSpec) -> MobileViTv2:
     return MobileViTv2(spec)
 
 
-def _init_weights(module: nn.Module) -> None:
-    # cvnets' init: kaiming-normal (fan_out) convs, trunc-normal(0.02) linears, norms at 1/0.
+def init_weights(module: nn.Module) -> None:
+    """cvnets' init of one module (for `nn.Module.apply`): kaiming-normal (fan_out) convs,
+    trunc-normal(0.02) linears, norms at 1/0; the supernet's init too."""
     if isinstance(module, nn.Conv2d):
         nn.init.kaiming_normal_(module.weight, mode="fan_out")
         if module.bias is not None:

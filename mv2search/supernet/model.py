@@ -35,7 +35,7 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
-from mv2search.arch.model import MobileViTv2, build_model
+from mv2search.arch.model import MobileViTv2, build_model, init_weights
 from mv2search.arch.spec import STAGE_STRIDES, ArchSpec, ffn_hidden, ir_hidden, resolve_widths
 from mv2search.supernet.blocks import (
     AttentionChoice,
@@ -112,7 +112,7 @@ class Supernet(nn.Module):
             in_channels = bounds.head_conv_channels
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.head = ElasticLinear(in_channels, bounds.num_classes)
-        self.apply(_init_weights)
+        self.apply(init_weights)  # build_model's init (the FFN is held as linears)
         self._active = bounds.largest_spec()
 
     def _attention(self, index: int) -> ElasticMobileViTBlock | None:
@@ -238,18 +238,3 @@ class Supernet(nn.Module):
         model = build_model(spec).to(device=reference.device, dtype=reference.dtype)
         model.load_state_dict(state, strict=True)
         return model
-
-
-def _init_weights(module: nn.Module) -> None:
-    # build_model's (cvnets') init: kaiming-normal (fan_out) convs, trunc-normal(0.02) linears
-    # (the shared FFN is held as linears), norms at 1/0.
-    if isinstance(module, nn.Conv2d):
-        nn.init.kaiming_normal_(module.weight, mode="fan_out")
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.Linear):
-        nn.init.trunc_normal_(module.weight, std=0.02)
-        nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.BatchNorm2d | nn.GroupNorm | nn.LayerNorm):
-        nn.init.ones_(module.weight)
-        nn.init.zeros_(module.bias)
