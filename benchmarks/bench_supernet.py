@@ -153,6 +153,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=300, help="supernet sandwich steps")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--num-random", type=int, default=2, help="random subnets per sandwich")
+    parser.add_argument("--teacher", default="budget", choices=["budget", "space"])
     parser.add_argument("--bn-images", type=int, default=320, help="BatchNorm re-estimation")
     parser.add_argument("--specs", type=int, default=16, help="drawn as bench_fidelity does")
     parser.add_argument("--gmacs", type=float, default=0.5, help="the supernet's budget")
@@ -187,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
             steps=args.steps,
             batch_size=args.batch_size,
             num_random=args.num_random,
+            teacher=args.teacher,
             bn_images=args.bn_images,
         ),
     )
@@ -273,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
             "steps": args.steps,
             "batch_size": args.batch_size,
             "num_random": args.num_random,
+            "teacher": args.teacher,
             "bn_images": args.bn_images,
             "resolution_scale": args.resolution_scale,
             "gmacs": args.gmacs,

@@ -119,6 +119,8 @@ class SupernetScoreConfig:
     steps: int = 300
     batch_size: int = 32  # images per step; also the batch of the BatchNorm re-estimation
     num_random: int = 2  # random feasible subnets per step besides the largest and smallest
+    # the teacher: budget (the largest feasible subnet) or space (the space's largest, over budget)
+    teacher: str = "budget"
     # training images BatchNorm statistics are re-estimated on: one seeded draw, the same for
     # every candidate (the attention layers' GroupNorm(1) has no statistics)
     bn_images: int = 320

@@ -87,6 +87,7 @@ def supernet_recipe(settings: EvaluatorConfig) -> SupernetTrainConfig:
             steps=recipe.steps,
             batch_size=recipe.batch_size,
             num_random=recipe.num_random,
+            teacher=recipe.teacher,
             resolution_scale=settings.resolution_scale,
         )
     except ValueError as err:

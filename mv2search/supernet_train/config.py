@@ -14,7 +14,9 @@ from typing import Any
 from mv2search.data import POLICIES
 from mv2search.train.config import LR_SCALINGS, PRECISIONS, TrainerConfig
 
-__all__ = ["SupernetTrainConfig"]
+__all__ = ["TEACHERS", "SupernetTrainConfig"]
+
+TEACHERS = ("budget", "space")  # values of `SupernetTrainConfig.teacher`
 
 # Fields that change how a run is carried out but not its weights: not part of its cache key.
 _MECHANICS = ("num_workers", "checkpoint_every_steps")
@@ -27,6 +29,10 @@ class SupernetTrainConfig:
     steps: int = 2000  # optimizer steps; the cosine schedule spans them
     batch_size: int = 128  # images per step, the same batch for every subnet of the sandwich
     num_random: int = 2  # random feasible subnets per sandwich, besides the largest and smallest
+    # the sandwich's top, trained on the labels and distilled from: budget, the largest feasible
+    # subnet (`SubnetSampler.largest`); space, the space's largest (`SubnetSampler.top`), over
+    # the budget if need be, so that every channel and block is trained at every step
+    teacher: str = "budget"
     resolution_scale: float = 0.25  # a subnet trains at round(image_size x this), as the search
     lr: float | None = None  # peak LR (None: the paper's table at the largest's width)
     weight_decay: float | None = None  # AdamW decay (None: the paper's table)
@@ -68,6 +74,7 @@ class SupernetTrainConfig:
             ("lr_scaling", LR_SCALINGS),
             ("precision", PRECISIONS),
             ("augment", POLICIES),
+            ("teacher", TEACHERS),
         ):
             value = getattr(self, name)
             _check(name, value, value in allowed, f"one of {list(allowed)}")

@@ -114,7 +114,7 @@ class SupernetResult:
     trained_steps: int  # steps trained by this call (0 when the cache answered)
     finished: bool  # step == cfg.steps
     cached: bool  # a finished run was found in `run_dir`: nothing was trained
-    largest: ArchSpec
+    largest: ArchSpec  # the sandwich's top, the teacher (`SupernetTrainConfig.teacher`)
     smallest: ArchSpec
     history: tuple[dict[str, float], ...]  # per step: step, lr, ce, distill (its mean)
 
@@ -165,10 +165,11 @@ class SupernetRun:
         self.sampler = SubnetSampler(
             task.space, task.feasible, seed=task.seed, max_tries=cfg.max_tries
         )
+        self.teacher = self.sampler.largest if cfg.teacher == "budget" else self.sampler.top
         self.resolution = proxy_resolution(self.sampler.max_image_size, cfg.resolution_scale)
         torch.manual_seed(task.seed)
         self.supernet = Supernet(task.space).to(self.device)
-        self.peak_lr, weight_decay = cfg.peak_lr_and_decay(self.sampler.largest.width_multiplier)
+        self.peak_lr, weight_decay = cfg.peak_lr_and_decay(self.teacher.width_multiplier)
         self.optimizer = build_optimizer(
             self.supernet, self.peak_lr, weight_decay, (cfg.beta1, cfg.beta2)
         )
@@ -243,7 +244,7 @@ class SupernetRun:
             self.step - start,
             self.finished,
             self.cached,
-            self.sampler.largest,
+            self.teacher,
             self.sampler.smallest,
             tuple(self.history),
         )
@@ -282,7 +283,7 @@ class SupernetRun:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         sampler = self.sampler
-        subnets = [sampler.largest, sampler.smallest, *sampler.sample(cfg.num_random)]
+        subnets = [self.teacher, sampler.smallest, *sampler.sample(cfg.num_random)]
         self.supernet.train()
         self.optimizer.zero_grad(set_to_none=True)
         images, labels = images.to(self.device), labels.to(self.device)
@@ -342,7 +343,7 @@ class SupernetRun:
             "steps": self.cfg.steps,
             "finished": self.finished,
             "resolution": self.resolution,
-            "largest": self.sampler.largest.to_dict(),
+            "largest": self.teacher.to_dict(),
             "smallest": self.sampler.smallest.to_dict(),
             "last": last,
         }

@@ -118,6 +118,8 @@ class SubnetSampler:
         self.generator = torch.Generator().manual_seed(int(seed))
         self.smallest = self._smallest()
         self.largest = self._largest()
+        # the space's largest spec, feasible or not (a teacher that trains every weight)
+        self.top = self._decode(self._choose([len(g) - 1 for g in self.grids], largest=True))
 
     # ------------------------------------------------------------------------------ random draws
     def sample(self, n: int) -> list[ArchSpec]:
@@ -160,7 +162,7 @@ class SubnetSampler:
     def max_image_size(self) -> int:
         """The largest `image_size` any subnet of the space has (the data set's resolution)."""
         top = [len(g) - 1 if not c else 0 for g, c in zip(self.grids, self._choice, strict=True)]
-        sizes = [self._decode(top).image_size, self.largest.image_size]
+        sizes = [self._decode(top).image_size, self.largest.image_size, self.top.image_size]
         for j, grid in enumerate(self.grids):  # a coordinate may set image_size (any order)
             for k in range(len(grid)):
                 sizes.append(self._decode([*top[:j], k, *top[j + 1 :]]).image_size)
@@ -178,7 +180,7 @@ class SubnetSampler:
         return spec
 
     def _largest(self) -> ArchSpec:
-        top = self._choose([len(g) - 1 for g in self.grids], largest=True)
+        top = self._choose([len(g) - 1 for g in self.grids], largest=True)  # = self.top
         if self.feasible(self._decode(top)):
             return self._decode(top)
         index = self._scaled_down(top)

@@ -67,6 +67,30 @@ def test_sandwich_steps_lower_the_loss_of_the_largest_and_the_smallest(task, tmp
     assert run.step == cfg.steps and [row["step"] for row in run.history] == list(range(1, 9))
 
 
+def test_the_space_teacher_is_the_spaces_largest_over_the_budget(task, tmp_path):
+    from mv2search.cost import count_macs
+
+    budget = SupernetRun(task, CFG, runs_dir=tmp_path)
+    space = SupernetRun(task, dataclasses.replace(CFG, teacher="space"), runs_dir=tmp_path)
+    assert budget.teacher == budget.sampler.largest and task.feasible(budget.teacher)
+    top = space.sampler.top
+    assert space.teacher == top and not task.feasible(top)
+    assert count_macs(top) / 1e9 == pytest.approx(0.60, abs=0.01)  # the tiny space's largest
+    assert space.run_dir != budget.run_dir
+    # the teacher leads the sandwich: the first subnet trained on the labels
+    seen = []
+    original = space.supernet.set_active
+    space.supernet.set_active = lambda spec: (seen.append(spec), original(spec))[1]
+    images = torch.stack([space.data.train[i][0] for i in range(8)])
+    labels = torch.tensor([space.data.train[i][1] for i in range(8)])
+    space.train_step(images, labels)
+    assert seen[0] == top and all(task.feasible(spec) for spec in seen[1:] if spec != top)
+    result = train_supernet(
+        task, dataclasses.replace(CFG, teacher="space", steps=1), runs_dir=tmp_path
+    )
+    assert result.largest == top
+
+
 def _crash_at(monkeypatch, step: int) -> None:
     """Make `train_step` raise when the run reaches `step` (as a killed process would stop)."""
     original = SupernetRun.train_step
@@ -162,6 +186,7 @@ def test_a_second_call_is_answered_by_the_cache(task, tmp_path, monkeypatch, tin
         ("max_tries", 0),
         ("checkpoint_every_steps", 0),
         ("steps", 2.5),
+        ("teacher", "biggest"),
     ],
 )
 def test_bad_config_values_name_the_field(field, value):
