@@ -38,6 +38,8 @@ __all__ = [
     "AdditiveTransformerBlock",
     "MobileViTBlock",
     "attention_layer",
+    "fold_patches",
+    "unfold_patches",
 ]
 
 
@@ -285,7 +287,10 @@ class MobileViTBlock(nn.Module):
         x = self.conv_1x1(self.conv_kxk(x))
         if resize and self.style == "v1":
             x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
-        x = self._fold(self.norm(self.transformer(self._unfold(x))), size)
+        tokens = unfold_patches(x, self.patch_size, self.channels_last)
+        x = fold_patches(
+            self.norm(self.transformer(tokens)), self.patch_size, size, self.channels_last
+        )
         if resize and self.style == "v1":
             x = F.interpolate(x, size=(height, width), mode="bilinear", align_corners=False)
         x = self.conv_proj(x)
@@ -293,24 +298,29 @@ class MobileViTBlock(nn.Module):
             x = self.conv_fusion(torch.cat((shortcut, x), dim=1))
         return x
 
-    def _unfold(self, x: torch.Tensor) -> torch.Tensor:
-        batch, dim, height, width = x.shape
-        p = self.patch_size
-        # B x d x H x W -> B x d x nh x p x nw x p
-        x = x.reshape(batch, dim, height // p, p, width // p, p)
-        if self.channels_last:  # -> B x p x p x nh x nw x d -> (B*P) x N x d
-            return x.permute(0, 3, 5, 2, 4, 1).reshape(batch * p * p, -1, dim)
-        # -> B x d x p x p x nh x nw -> B x d x P x N
-        return x.permute(0, 1, 3, 5, 2, 4).reshape(batch, dim, p * p, -1)
 
-    def _fold(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        p = self.patch_size
-        nh, nw = size[0] // p, size[1] // p
-        if self.channels_last:
-            # (B*P) x N x d -> B x p x p x nh x nw x d -> B x d x nh x p x nw x p
-            dim = x.shape[-1]
-            x = x.reshape(-1, p, p, nh, nw, dim).permute(0, 5, 3, 1, 4, 2)
-        else:  # B x d x P x N -> B x d x p x p x nh x nw -> B x d x nh x p x nw x p
-            dim = x.shape[1]
-            x = x.reshape(-1, dim, p, p, nh, nw).permute(0, 1, 4, 2, 5, 3)
-        return x.reshape(-1, dim, size[0], size[1])
+def unfold_patches(x: torch.Tensor, p: int, channels_last: bool) -> torch.Tensor:
+    """`B x d x H x W` -> tokens of `p x p` patches: `(B*P) x N x d` (channels last) or
+    `B x d x P x N`, with `P = p*p` pixels per patch and `N` patches (H, W multiples of p)."""
+    batch, dim, height, width = x.shape
+    # B x d x H x W -> B x d x nh x p x nw x p
+    x = x.reshape(batch, dim, height // p, p, width // p, p)
+    if channels_last:  # -> B x p x p x nh x nw x d -> (B*P) x N x d
+        return x.permute(0, 3, 5, 2, 4, 1).reshape(batch * p * p, -1, dim)
+    # -> B x d x p x p x nh x nw -> B x d x P x N
+    return x.permute(0, 1, 3, 5, 2, 4).reshape(batch, dim, p * p, -1)
+
+
+def fold_patches(
+    x: torch.Tensor, p: int, size: tuple[int, int], channels_last: bool
+) -> torch.Tensor:
+    """The inverse of `unfold_patches`: tokens back to `B x d x H x W`, `size = (H, W)`."""
+    nh, nw = size[0] // p, size[1] // p
+    if channels_last:
+        # (B*P) x N x d -> B x p x p x nh x nw x d -> B x d x nh x p x nw x p
+        dim = x.shape[-1]
+        x = x.reshape(-1, p, p, nh, nw, dim).permute(0, 5, 3, 1, 4, 2)
+    else:  # B x d x P x N -> B x d x p x p x nh x nw -> B x d x nh x p x nw x p
+        dim = x.shape[1]
+        x = x.reshape(-1, dim, p, p, nh, nw).permute(0, 1, 4, 2, 5, 3)
+    return x.reshape(-1, dim, size[0], size[1])

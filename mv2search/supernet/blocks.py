@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mv2search.arch.blocks import fold_patches, unfold_patches
 from mv2search.supernet.attention import NORM_KIND, ElasticAttentionLayer, elastic_norms
 from mv2search.supernet.elastic import ElasticConv2d, ElasticConvNormAct, prefixed
 
@@ -134,10 +135,10 @@ class ElasticMobileViTBlock(nn.Module):
         if resize and self.style == "v1":
             x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
         channels_last = choice.attn_type != "separable"
-        tokens = _unfold(x, p, channels_last)
+        tokens = unfold_patches(x, p, channels_last)
         for layer in self.transformer[: choice.depth]:
             tokens = layer(tokens, choice.attn_type, choice.ffn_hidden)
-        x = _fold(self.norm[NORM_KIND[choice.attn_type]](tokens), p, size, channels_last)
+        x = fold_patches(self.norm[NORM_KIND[choice.attn_type]](tokens), p, size, channels_last)
         if resize and self.style == "v1":
             x = F.interpolate(x, size=(height, width), mode="bilinear", align_corners=False)
         x = self.conv_proj(x, channels)
@@ -160,28 +161,6 @@ class ElasticMobileViTBlock(nn.Module):
         if self.conv_fusion is not None:
             state.update(prefixed("conv_fusion", self.conv_fusion.state(2 * channels, channels)))
         return state
-
-
-def _unfold(x: torch.Tensor, p: int, channels_last: bool) -> torch.Tensor:
-    batch, dim, height, width = x.shape
-    # B x d x H x W -> B x d x nh x p x nw x p
-    x = x.reshape(batch, dim, height // p, p, width // p, p)
-    if channels_last:  # -> B x p x p x nh x nw x d -> (B*P) x N x d
-        return x.permute(0, 3, 5, 2, 4, 1).reshape(batch * p * p, -1, dim)
-    # -> B x d x p x p x nh x nw -> B x d x P x N
-    return x.permute(0, 1, 3, 5, 2, 4).reshape(batch, dim, p * p, -1)
-
-
-def _fold(x: torch.Tensor, p: int, size: tuple[int, int], channels_last: bool) -> torch.Tensor:
-    nh, nw = size[0] // p, size[1] // p
-    if channels_last:
-        # (B*P) x N x d -> B x p x p x nh x nw x d -> B x d x nh x p x nw x p
-        dim = x.shape[-1]
-        x = x.reshape(-1, p, p, nh, nw, dim).permute(0, 5, 3, 1, 4, 2)
-    else:  # B x d x P x N -> B x d x p x p x nh x nw -> B x d x nh x p x nw x p
-        dim = x.shape[1]
-        x = x.reshape(-1, dim, p, p, nh, nw).permute(0, 1, 4, 2, 5, 3)
-    return x.reshape(-1, dim, size[0], size[1])
 
 
 class ElasticStage(nn.Module):
