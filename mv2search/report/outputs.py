@@ -110,7 +110,7 @@ def _export_front(folder: Path, front: Front) -> None:
         keep.add(name)
     for stale in folder.glob("*.yaml"):
         if stale.name not in keep:
-            stale.unlink()
+            stale.unlink(missing_ok=True)  # another writer may have removed it
 
 
 def _trials_csv(records: list[TrialRecord], on_front: set[int]) -> str:

@@ -42,6 +42,7 @@ from mv2search.arch.spec import ArchSpec
 from mv2search.cost.device import DeviceProfile
 from mv2search.cost.validation import PredictionReport
 from mv2search.data import check_source
+from mv2search.files import file_lock
 from mv2search.report.outputs import write_outputs
 from mv2search.report.tables import summary_table
 from mv2search.search.evaluator import EvaluationFailed, Evaluator
@@ -59,7 +60,7 @@ from mv2search.search.settings import (
 )
 from mv2search.search.space import SearchSpace
 from mv2search.study.front import Front
-from mv2search.study.store import WORKER_DIED, Orphan, Records, StudyStore
+from mv2search.study.store import WORKER_DIED, Orphan, Records, StudyStore, TrialRecord
 
 __all__ = ["SearchOutcome", "SearchWorker", "study_name"]
 
@@ -203,7 +204,7 @@ class SearchWorker:
             bar.update(min(records.n_finished, target) - bar.n)
             bar.set_postfix_str(self._postfix(records))
         bar.close()
-        front = write_outputs(self.out_dir, self.store.records(), self.objectives, self.rungs)
+        _, front = self._write_outputs()
         latency_check = check_front_latency(self.evaluator, front.records, self.out_dir)
         self.logger.finish()
         return SearchOutcome(
@@ -303,11 +304,18 @@ class SearchWorker:
         else:
             values = [metrics[name] for name in self.objectives.names]
             self.store.complete(handle, metrics, values, curve=self.evaluator.last_curve)
-        records = self.store.records()
-        front = write_outputs(self.out_dir, records, self.objectives, self.rungs)
+        records, front = self._write_outputs()
         record = next(r for r in records if r.number == handle.number)
         self.logger.log_trial(record, records, front.records, front.trace)
         return 1
+
+    def _write_outputs(self) -> tuple[list[TrialRecord], Front]:
+        """Rebuild `runs/<study>/` from the store. Workers sharing the folder take turns, each
+        reading the store inside its turn, so the last writer has the newest snapshot and no
+        worker removes a Pareto file that another has just written."""
+        with file_lock(self.out_dir / ".outputs.lock"):
+            records = self.store.records()
+            return records, write_outputs(self.out_dir, records, self.objectives, self.rungs)
 
     def _postfix(self, records: Records) -> str:
         hv = self.objectives.hypervolume(records.values) if records.values.numel() else 0.0

@@ -157,6 +157,12 @@ def _workers_share_one_study(tmp_path: Path, n: int, *extra: str) -> list[TrialR
         assert "%|" not in err.decode()  # no progress bars when not on a terminal
     records = _records(tmp_path, "optimizer.n_trials=6", *extra)
     assert records, out.decode()[-2000:] + err.decode()[-2000:]
+    # the workers took turns rewriting the shared outputs: the last turn saw every trial
+    out_dir = _study(tmp_path)
+    assert len((out_dir / "trials.csv").read_text().splitlines()) == 1 + len(records)
+    points = json.loads((out_dir / "pareto.json").read_text())["points"]
+    files = sorted((out_dir / "pareto").glob("*.yaml"))
+    assert [load_spec(str(f)).signature for f in files] == [p["signature"] for p in points]
     return records
 
 
