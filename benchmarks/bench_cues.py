@@ -1,20 +1,23 @@
-"""Can a network learn the embedded set's stripes-vs-dots cue? The four texture classes alone.
+"""Can a network learn the embedded set's slowest cues? The triangle and square classes alone.
 
-    python benchmarks/bench_texture.py                                  # mobilevitv2_050, 56 px
-    python benchmarks/bench_texture.py --model cnn --image-size 40      # a plain 4-layer CNN
-    python benchmarks/bench_texture.py --lrs 0.002 0.001 --steps 800 --workers 2
+    python benchmarks/bench_cues.py                                  # mobilevitv2_050, 56 px
+    python benchmarks/bench_cues.py --model cnn --image-size 40      # a plain 4-layer CNN
+    python benchmarks/bench_cues.py --lrs 0.002 0.001 --steps 800 --workers 2
 
-Why it exists: the fidelity benchmark's reference (README, "Multi-fidelity search") stops at
-0.80 top-1 because no spec learns the texture that splits `triangle_*` and `square_*` into
-stripes and dots. This isolates that cue: the 4,000 training images of those four classes
-(10,000-image embedded set, seed 0), no augmentation, no label smoothing, AdamW (weight decay
-0.05) at a constant LR, batch 64, one thread per run. Every `--every` steps the 400 validation
-images of the four classes are scored with batch statistics (the model in training mode, under
-no_grad, so no stale BatchNorm averages enter) and split into the two decisions: `arrangement`
-(triangle vs square, learned first) and `texture` (stripes vs dots; 0.5 is chance).
+Why it exists: the fidelity benchmark's reference (README, "Multi-fidelity search") ranks specs
+by how far they learn the relational cues that split the triangle (one hue, or one object in
+another hue) and the square (one size, or one object smaller); the arrangement is learned within
+a few hundred steps by every spec. This isolates those cues: the 4,000 training images of the
+four classes (10,000-image embedded set, seed 0), no augmentation, no label smoothing, AdamW
+(weight decay 0.05) at a constant LR, batch 64, one thread per run. Every `--every` steps the 400
+validation images of the four classes are scored with batch statistics (the model in training
+mode, under no_grad, so no stale BatchNorm averages enter) and split into the two decisions:
+`arrangement` (triangle vs square, learned first) and `cue` (same vs odd; 0.5 is chance).
+(Generator version 2 split these arrangements by stripes vs dots; `git show 47c887b` has that
+generator and this benchmark as it measured it.)
 
-Writes `runs/benchmarks/bench_texture.json`: per (model, LR) the curve of step, train loss,
-4-way, texture and arrangement accuracy, and seconds.
+Writes `runs/benchmarks/bench_cues.json`: per (model, LR) the curve of step, train loss, 4-way,
+cue and arrangement accuracy, and seconds.
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ from mv2search.arch import build_model, get_preset
 from mv2search.data.embedded import load_or_generate
 from mv2search.data.scenes import CLASS_NAMES
 
-TEXTURE_CLASSES = [CLASS_NAMES.index(n) for n in CLASS_NAMES if n.endswith(("_stripes", "_dots"))]
+# in class order: triangle_same, triangle_odd_hue, square_same, square_odd_size
+CUE_CLASSES = [CLASS_NAMES.index(n) for n in CLASS_NAMES if n.startswith(("triangle_", "square_"))]
 
 
 def plain_cnn(classes: int) -> nn.Module:
@@ -48,9 +52,9 @@ def plain_cnn(classes: int) -> nn.Module:
 
 def _split(split: str, size: int, image_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     images, labels = load_or_generate(0, split, size, image_size)
-    keep = np.isin(labels, TEXTURE_CLASSES)
+    keep = np.isin(labels, CUE_CLASSES)
     x = torch.from_numpy(images[keep]).permute(0, 3, 1, 2).float() / 255.0
-    y = torch.tensor([TEXTURE_CLASSES.index(int(c)) for c in labels[keep]])
+    y = torch.tensor([CUE_CLASSES.index(int(c)) for c in labels[keep]])
     return (x - 0.5) / 0.25, y
 
 
@@ -78,13 +82,12 @@ def run(job: tuple[str, int, float, int, int]) -> dict[str, Any]:
         if step % every == 0:
             with torch.no_grad():  # training mode: batch statistics
                 predicted = net(x_val).argmax(1)
-            # class order: triangle_stripes, triangle_dots, square_stripes, square_dots
             curve.append(
                 {
                     "step": step,
                     "train_loss": round(float(loss), 4),
                     "four_way": float((predicted == y_val).float().mean()),
-                    "texture": float((predicted % 2 == y_val % 2).float().mean()),
+                    "cue": float((predicted % 2 == y_val % 2).float().mean()),
                     "arrangement": float((predicted // 2 == y_val // 2).float().mean()),
                     "seconds": round(time.monotonic() - start, 1),
                 }
@@ -101,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=800)
     parser.add_argument("--every", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=Path("runs/benchmarks/bench_texture.json"))
+    parser.add_argument("--out", type=Path, default=Path("runs/benchmarks/bench_cues.json"))
     args = parser.parse_args(argv)
     jobs = [(args.model, args.image_size, lr, args.steps, args.every) for lr in args.lrs]
     load_or_generate(0, "train", 10_000, args.image_size)  # generate once, before the workers
@@ -117,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
         last = r["curve"][-1]
         print(
             f"{r['model']} {r['image_size']} px, lr {r['lr']:g}: after {last['step']} steps "
-            f"texture {last['texture']:.3f}, arrangement {last['arrangement']:.3f}"
+            f"cue {last['cue']:.3f}, arrangement {last['arrangement']:.3f}"
         )
     print(f"wrote {args.out}")
 

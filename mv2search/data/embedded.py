@@ -1,11 +1,11 @@
 """The embedded data set: ten classes of procedurally drawn shapes, at any resolution, from a seed.
 
 A label depends on the global arrangement of 2-4 main objects (vertical or horizontal pair, column
-or row of three, triangle, square) and on local cues (the colour relation of the vertical pair:
-one hue family, warm above cool, or cool above warm; the stripes-vs-dots texture of the triangle
-and the square); see `scenes.CLASSES`. Heavy nuisance (background shading and texture, object
-kind, size, rotation, position, distractors, noise) keeps a linear classifier on pixels far below
-a small CNN/ViT (`benchmarks/bench_difficulty.py`).
+or row of three, triangle, square) and on graded relational cues (the colour relation of the
+vertical pair: one hue family, warm above cool, or cool above warm; one object of the triangle in
+another hue; one object of the square smaller); see `scenes.CLASSES`. Heavy nuisance (background
+shading and texture, object kind, size, rotation, position, distractors, noise) keeps a linear
+classifier on pixels far below a small CNN/ViT (`benchmarks/bench_difficulty.py`).
 
 Image `index` of `split` has label `index % 10` (splits are exactly balanced; sizes must be
 multiples of 10) and is drawn by a numpy generator seeded from `(GENERATOR_VERSION, seed, split,
@@ -62,7 +62,7 @@ __all__ = [
     "render_image",
 ]
 
-GENERATOR_VERSION = 2  # bump whenever a drawn pixel changes; it is part of the cache key
+GENERATOR_VERSION = 3  # bump whenever a drawn pixel changes; it is part of the cache key
 SPLITS = ("train", "val", "test")
 DEFAULT_CACHE_DIR = Path("runs/data/embedded")
 EMBEDDED_AUGMENTATIONS = LabelPreserving(

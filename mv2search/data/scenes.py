@@ -1,24 +1,33 @@
-"""Scenes of the embedded data set: which objects a class draws, where, and with what texture.
+"""Scenes of the embedded data set: which objects a class draws, where, and with what colours.
 
 Ten classes (`CLASSES`). The global structure is the arrangement of the 2-4 main objects: a
 vertical pair, a horizontal pair, a column or a row of three, a triangle of three, a square of
-four. Local cues split some arrangements further: the vertical pair by COLOUR relation (both
-objects from one hue family, warm above cool, or cool above warm) and the triangle and the square
-by the objects' TEXTURE (stripes at any angle vs dots). All other classes draw one random texture
-and one hue family for all their main objects.
+four. Relational cues split some arrangements further, each graded (drawn from a continuous
+range, so that some images are easy and some hard and accuracy rises with capacity and training
+rather than at one wall):
+
+- the vertical pair by COLOUR relation: both objects from one hue family, warm above cool, or
+  cool above warm;
+- the triangle by HUE: all three from one family, or one of them (any) turned away from the
+  others' hue by 40-110 degrees (`Nuisance.odd_hue`; the others keep the +-12 degree jitter, so
+  the smallest offsets are hard);
+- the square by SIZE: four objects of one kind and one size (+-4 %), or one of them (any)
+  smaller by a factor of 1.25-1.8 (`Nuisance.odd_scale`).
+
+Texture (stripes or dots at any angle, solid) is a nuisance of every class: version 2 split the
+triangle and the square by stripes vs dots, a cue that no MobileViT learned at 40-64 px in 4,000
+steps (README, "Multi-fidelity search"), which capped every spec at 0.80 and let none rank.
 
 Nuisances: background colour, smooth shading and a faint stripe/dot/checker texture; object kind
-(circle, square, triangle, hexagon, star, per object), size, rotation, texture period, angle and
-phase, hue within the family, saturation and value; layout spacing, position and tilt; 0..2
-smaller distractor shapes (solid or checker, any colour); brightness and pixel noise.
+(circle, square, triangle, hexagon, star, per object; one kind per square scene), size, rotation,
+texture, its period, angle and phase, hue within the family, saturation and value; layout
+spacing, position and tilt; 0..2 smaller distractor shapes (solid or checker, any colour);
+brightness and pixel noise.
 
 Every class is invariant under a horizontal flip (each layout is its own mirror image, "above" is
-vertical, and the texture angles and object rotations are drawn from mirror-symmetric sets) and
-under small translations and scalings (main objects keep a margin from the border).
-
-What a small network learns first (`benchmarks/bench_difficulty.py`, mobilevitv2_050 at 64 px):
-the arrangement within a few hundred steps, then the colour relation; the texture classes are the
-slowest, which leaves head-room above the budgeted accuracy.
+vertical, the odd object is any one, and the texture angles and object rotations are drawn from
+mirror-symmetric sets) and under small translations and scalings (main objects keep a margin
+from the border).
 """
 
 from __future__ import annotations
@@ -54,21 +63,21 @@ class SceneClass:
 
     name: str
     arrangement: str  # a key of LAYOUTS
-    texture: str  # "stripes" (at any angle), "dots", or "any" (either, shared by the objects)
-    colours: str  # "same" (one hue family), "warm_above_cool" or "cool_above_warm"
+    colours: str  # "same" (one family), "warm_above_cool", "cool_above_warm" or "odd" (one off)
+    sizes: str = "jitter"  # "jitter" (+-15 %, any kinds), "equal" (one kind, +-4 %) or "odd"
 
 
 CLASSES = (
-    SceneClass("pair_same", "pair", "any", "same"),  # two objects, one above the other
-    SceneClass("warm_above_cool", "pair", "any", "warm_above_cool"),
-    SceneClass("cool_above_warm", "pair", "any", "cool_above_warm"),
-    SceneClass("column", "column", "any", "same"),  # three objects, one above the other
-    SceneClass("side_by_side", "hpair", "any", "same"),  # two objects next to each other
-    SceneClass("row", "row", "any", "same"),  # three objects in a horizontal row
-    SceneClass("triangle_stripes", "triangle", "stripes", "same"),  # stripes at any angle
-    SceneClass("triangle_dots", "triangle", "dots", "same"),
-    SceneClass("square_stripes", "square", "stripes", "same"),  # four at a square's corners
-    SceneClass("square_dots", "square", "dots", "same"),
+    SceneClass("pair_same", "pair", "same"),  # two objects, one above the other
+    SceneClass("warm_above_cool", "pair", "warm_above_cool"),
+    SceneClass("cool_above_warm", "pair", "cool_above_warm"),
+    SceneClass("column", "column", "same"),  # three objects, one above the other
+    SceneClass("side_by_side", "hpair", "same"),  # two objects next to each other
+    SceneClass("row", "row", "same"),  # three objects in a horizontal row
+    SceneClass("triangle_same", "triangle", "same"),
+    SceneClass("triangle_odd_hue", "triangle", "odd"),  # one of the three in another hue
+    SceneClass("square_same", "square", "same", "equal"),  # four at a square's corners
+    SceneClass("square_odd_size", "square", "same", "odd"),  # one of the four smaller
 )
 CLASS_NAMES = tuple(c.name for c in CLASSES)
 # offsets in units of the layout spacing, listed top first; the triangle's apex points up
@@ -99,6 +108,8 @@ class Nuisance:
     distractors: int = 2  # 0..distractors smaller shapes
     distractor_scale: tuple[float, float] = (0.35, 0.6)  # of the main radius
     texture_period: tuple[float, float] = (0.7, 1.0)  # object texture period, in its radius
+    odd_hue: tuple[float, float] = (40.0, 110.0)  # the odd object's hue offset, degrees
+    odd_scale: tuple[float, float] = (1.25, 1.8)  # the odd object is this many times smaller
     background_texture: float = 0.15  # largest background texture amplitude (fraction of 255)
     noise: int = 8  # largest uniform pixel noise (0-255 scale)
 
@@ -106,16 +117,32 @@ class Nuisance:
 NUISANCE = Nuisance()
 
 
-def _colours(rule: str, count: int, rng: np.random.Generator, jitter: float) -> list[float]:
+def _colours(rule: str, count: int, rng: np.random.Generator, nuisance: Nuisance) -> list[float]:
     """Hue (degrees) of each main object, in layout order (top first)."""
-    if rule != "same":
+    jitter = nuisance.hue_jitter
+    if rule in ("warm_above_cool", "cool_above_warm"):
         warm = WARM_HUES[rng.integers(len(WARM_HUES))]
         cool = COOL_HUES[rng.integers(len(COOL_HUES))]
         families = [warm, cool] if rule == "warm_above_cool" else [cool, warm]
     else:
         hues = WARM_HUES + COOL_HUES
         families = [hues[rng.integers(len(hues))]] * count
-    return [h + rng.uniform(-jitter, jitter) for h in families]
+    out = [h + rng.uniform(-jitter, jitter) for h in families]
+    if rule == "odd":
+        odd = int(rng.integers(count))
+        sign = 1.0 if rng.random() < 0.5 else -1.0
+        out[odd] = families[odd] + sign * rng.uniform(*nuisance.odd_hue)
+    return out
+
+
+def _scales(rule: str, count: int, rng: np.random.Generator, nuisance: Nuisance) -> list[float]:
+    """Size factor of each main object (of the layout's radius)."""
+    if rule == "jitter":
+        return [rng.uniform(0.85, 1.15) for _ in range(count)]
+    out = [rng.uniform(0.96, 1.04) for _ in range(count)]
+    if rule == "odd":  # smaller, not larger: a larger one could touch its neighbours
+        out[int(rng.integers(count))] = 1.0 / rng.uniform(*nuisance.odd_scale)
+    return out
 
 
 def _layout(
@@ -174,19 +201,21 @@ def _shape(
     radius: float,
     texture: str,
     colour: tuple[float, float, float],
-    period: tuple[float, float],
+    nuisance: Nuisance,
+    kind: str | None = None,
 ) -> Shape:
-    """A shape of random kind, rotation and texture geometry at (`x`, `y`) (image fractions)."""
+    """A shape of `kind` (None: a random one) with random rotation and texture geometry at
+    (`x`, `y`) (image fractions)."""
     r = radius * canvas
     darken = rng.uniform(0.2, 0.45)
     return Shape(
-        kind=SHAPE_KINDS[rng.integers(len(SHAPE_KINDS))],
+        kind=SHAPE_KINDS[rng.integers(len(SHAPE_KINDS))] if kind is None else kind,
         x=x * canvas,
         y=y * canvas,
         radius=r,
         rotation=int(rng.integers(0, 360)),
         texture=texture,
-        period=max(5.0, r * rng.uniform(*period)),  # >= 2.5 output pixels
+        period=max(5.0, r * rng.uniform(*nuisance.texture_period)),  # >= 2.5 output pixels
         texture_angle=int(rng.integers(0, 180)),
         phase=(rng.random(), rng.random()),
         colour=colour,
@@ -212,22 +241,17 @@ def render_scene(
     canvas = background(rng, canvas_size, nuisance.background_texture)
     scene = CLASSES[label]
     centres, radius = _layout(scene.arrangement, rng, nuisance)
-    hues = _colours(scene.colours, len(centres), rng, nuisance.hue_jitter)
-    texture = scene.texture
-    if texture == "any":
-        texture = ("stripes", "dots")[rng.integers(2)]
-    for (x, y), hue in zip(centres, hues, strict=True):
-        scale = rng.uniform(0.85, 1.15)
+    hues = _colours(scene.colours, len(centres), rng, nuisance)
+    scales = _scales(scene.sizes, len(centres), rng, nuisance)
+    kind = SHAPE_KINDS[rng.integers(len(SHAPE_KINDS))] if scene.sizes != "jitter" else None
+    for (x, y), hue, scale in zip(centres, hues, scales, strict=True):
         colour = hsv(hue, rng.uniform(0.6, 1.0), rng.uniform(0.7, 1.0))
-        draw_shape(
-            canvas,
-            _shape(
-                rng, canvas_size, x, y, radius * scale, texture, colour, nuisance.texture_period
-            ),
-        )
+        texture = ("stripes", "dots", "solid")[rng.integers(3)]
+        shape = _shape(rng, canvas_size, x, y, radius * scale, texture, colour, nuisance, kind)
+        draw_shape(canvas, shape)
     for x, y, r in _distractors(centres, radius, rng, nuisance):
         colour = hsv(rng.uniform(0, 360), rng.uniform(0.3, 1.0), rng.uniform(0.4, 1.0))
-        kind = ("solid", "checker")[rng.integers(2)]
-        draw_shape(canvas, _shape(rng, canvas_size, x, y, r, kind, colour, nuisance.texture_period))
+        fill = ("solid", "checker")[rng.integers(2)]
+        draw_shape(canvas, _shape(rng, canvas_size, x, y, r, fill, colour, nuisance))
     canvas *= np.float32(rng.uniform(0.85, 1.15))
     return downsample(canvas, rng, int(rng.integers(0, nuisance.noise + 1)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import subprocess
 import sys
@@ -178,9 +179,26 @@ def test_layouts_are_mirror_symmetric_and_keep_the_margin():
 
 
 def test_colour_cue_classes():
+    still = dataclasses.replace(scenes.NUISANCE, hue_jitter=0.0)
+    offsets = []
     for index in range(30):
         rng = np.random.default_rng(index)
-        top, bottom = scenes._colours("warm_above_cool", 2, rng, 0.0)
+        top, bottom = scenes._colours("warm_above_cool", 2, rng, still)
         assert top in scenes.WARM_HUES and bottom in scenes.COOL_HUES
-        same = scenes._colours("same", 3, rng, 0.0)
+        same = scenes._colours("same", 3, rng, still)
         assert len(set(same)) == 1
+        odd = scenes._colours("odd", 3, rng, still)  # one of three turned by 40-110 degrees
+        common = [h for h in odd if odd.count(h) == 2]
+        (other,) = [h for h in odd if odd.count(h) == 1]
+        offsets.append(abs(other - common[0]))
+    assert 40.0 <= min(offsets) and max(offsets) <= 110.0
+    assert max(offsets) - min(offsets) > 30.0  # graded: hard and easy images
+
+
+def test_size_cue_classes():
+    for index in range(30):
+        rng = np.random.default_rng(index)
+        equal = scenes._scales("equal", 4, rng, scenes.NUISANCE)
+        assert max(equal) / min(equal) <= 1.04 / 0.96 + 1e-9
+        odd = sorted(scenes._scales("odd", 4, rng, scenes.NUISANCE))
+        assert 1.25 * 0.96 / 1.04 <= odd[1] / odd[0] and odd[0] >= 1 / 1.8
