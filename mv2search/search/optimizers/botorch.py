@@ -104,6 +104,7 @@ from mv2search.search.optimizers.fidelity import (
 )
 from mv2search.search.optimizers.gp import Hyperparameters, fit_gp
 from mv2search.search.optimizers.partitioning import qLogNEHVI
+from mv2search.search.optimizers.subset import LARGE_DATA, subset_rows
 
 __all__ = ["BoTorchConfig", "BoTorchOptimizer", "BoTorchOptions"]
 
@@ -139,12 +140,29 @@ class BoTorchOptions:
     # or above multi_fidelity's on both curve families (crossing: 0.964 vs 0.934 at the budget)
     # and its proposals are cheaper (1.24 vs 1.65 s at 100 rows, 2 objectives; README)
     fidelity_model: str = "highest_rung"
+    # with more than `large_data_after` modelled observations (specs; rows for
+    # multi_fidelity), one of `LARGE_DATA`: "exact" fits the GP on all of them, "subset" on
+    # `large_data_after` of them (`mv2search.search.optimizers.subset`: the front, its
+    # neighbours, the recent ones and a spread of the rest)
+    large_data: str = "subset"
+    large_data_after: int = 300
 
     def __post_init__(self) -> None:
         if self.fidelity_model not in FIDELITY_MODELS:
             raise ValueError(
                 f"optimizer.options.fidelity_model: {self.fidelity_model!r}; "
                 f"allowed: {list(FIDELITY_MODELS)}"
+            )
+        if self.large_data not in LARGE_DATA:
+            raise ValueError(
+                f"optimizer.options.large_data: {self.large_data!r}; allowed: {list(LARGE_DATA)}"
+            )
+        if isinstance(self.large_data_after, bool) or not (
+            isinstance(self.large_data_after, int) and self.large_data_after >= 2
+        ):
+            raise ValueError(
+                f"optimizer.options.large_data_after: {self.large_data_after!r}; allowed: an "
+                "integer >= 2 (the most observations the GP is fitted on in the subset mode)"
             )
 
 
@@ -264,6 +282,7 @@ class BoTorchOptimizer:
         step_seed = _derive_seed(self.seed, X.shape[0], pending.shape[0])
         with torch.random.fork_rng():
             torch.manual_seed(step_seed)
+            X, Y, fidelity = self._fitting_set(X, Y, fidelity)
             if fidelity is None:
                 model, baseline = self._fit(X, Y), X
             else:  # the baseline: every observed spec once (at the top fidelity)
@@ -276,6 +295,22 @@ class BoTorchOptimizer:
                     break
                 chosen = torch.cat([chosen, pick])
         return chosen
+
+    def _fitting_set(
+        self, X: torch.Tensor, Y: torch.Tensor, fidelity: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """The rows the GP is fitted on: all, or `subset_rows` of a large history (`large_data`).
+
+        The baseline is then the subset's specs: every Pareto-optimal one is in it.
+        """
+        if self.options.large_data == "exact":
+            return X, Y, fidelity
+        all_rungs = fidelity is not None and self.options.fidelity_model == "multi_fidelity"
+        size = self.options.large_data_after
+        rows = subset_rows(X, Y, self.space.bounds, size, fidelity, all_rungs)
+        if rows.shape[0] == X.shape[0]:
+            return X, Y, fidelity
+        return X[rows], Y[rows], None if fidelity is None else fidelity[rows]
 
     def _maxiter_and_warm(self, k: int, part: str) -> tuple[int, Hyperparameters | None]:
         """The fit's iterations and warm start for `k` observations of model `part`."""
