@@ -37,7 +37,6 @@ import torch
 
 from mv2search.cost import count_params
 from mv2search.files import write_json
-from mv2search.search.optimizers import make_optimizer
 from mv2search.search.problems import Problem, dtlz2, mv2_problem
 from mv2search.study.objectives import Objective, Objectives
 
@@ -68,23 +67,12 @@ PROBLEMS = {"mv2": lambda: mv2_problem(latency_store=None), "mv2_3obj": mv2_3obj
 
 def start_history(problem: Problem, k: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """`k` feasible scrambled-Sobol points of `problem` (`k x d`) and their metrics (`k x m`)."""
-    X = problem.space.sample_encoded(4 * k, seed=seed)
-    feasible = [x for x in X if problem.is_feasible is None or problem.is_feasible(x)]
-    X = torch.stack(feasible[:k]).double()
+    X = problem.feasible_sample(k, seed).double()
     return X, problem.objectives.metrics_tensor([problem.evaluate(x) for x in X])
 
 
 def _optimizer(problem: Problem, seed: int, mode: str, size: int) -> Any:
-    return make_optimizer(
-        "botorch",
-        problem.space,
-        problem.objectives,
-        seed,
-        is_feasible=problem.is_feasible,
-        constraint=problem.constraint,
-        large_data=mode,
-        large_data_after=size,
-    )
+    return problem.optimizer("botorch", seed, large_data=mode, large_data_after=size)
 
 
 def continue_search(problem: Problem, seed: int, mode: str, args: Any) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from typing import Any
 import torch
 
 from mv2search.search.loop import optimize
-from mv2search.search.optimizers import OPTIMIZERS, make_optimizer
+from mv2search.search.optimizers import OPTIMIZERS
 from mv2search.search.optimizers.fidelity import FIDELITY_MODELS
 from mv2search.search.problems import PROBLEMS, mv2_problem
 
@@ -69,14 +69,7 @@ def run_problem(name: str, samplers: list[str], seeds: int, evals: int) -> dict[
     for sampler in samplers:
         traces, propose_s, counts, start = [], [], [], time.perf_counter()
         for seed in range(seeds):
-            optimizer = make_optimizer(
-                sampler,
-                problem.space,
-                problem.objectives,
-                seed,
-                is_feasible=problem.is_feasible,
-                constraint=problem.constraint,
-            )
+            optimizer = problem.optimizer(sampler, seed)
             trace = optimize(problem, optimizer, evals, seed=seed)
             traces.append(trace.hypervolume)
             propose_s.extend(trace.propose_s)
@@ -113,15 +106,7 @@ def run_c2_tutorial_protocol(seeds: int) -> dict[str, Any]:
     """
     problem, traces, start = PROBLEMS["c2_dtlz2"](), [], time.perf_counter()
     for seed in range(seeds):
-        optimizer = make_optimizer(
-            "botorch",
-            problem.space,
-            problem.objectives,
-            seed,
-            is_feasible=problem.is_feasible,
-            constraint=problem.constraint,
-            n_initial=10,
-        )
+        optimizer = problem.optimizer("botorch", seed, n_initial=10)
         traces.append(optimize(problem, optimizer, 50, batch=2, seed=seed).hypervolume)
     finals = [t[-1] for t in traces]
     mean = statistics.mean(finals)
@@ -160,8 +145,7 @@ def time_proposals(
     """
     problem = PROBLEMS["mv2"]() if latency else mv2_problem(latency_store=None)
     specs = k if fidelity_model is None else round(0.6 * k)
-    X = problem.space.sample_encoded(4 * k, seed=1)
-    X = torch.stack([x for x in X if problem.is_feasible is None or problem.is_feasible(x)][:specs])
+    X = problem.feasible_sample(specs, seed=1)
     Y = problem.objectives.metrics_tensor([problem.evaluate(x) for x in X])
     s, options = None, {}
     if fidelity_model is not None:
@@ -173,16 +157,7 @@ def time_proposals(
     load = os.getloadavg()[0]
     seconds, cpu_seconds, cold = [], [], []
     for seed in range(repeats + 1):
-        optimizer = make_optimizer(
-            "botorch",
-            problem.space,
-            problem.objectives,
-            seed,
-            is_feasible=problem.is_feasible,
-            constraint=problem.constraint,
-            threads=threads,
-            **options,
-        )
+        optimizer = problem.optimizer("botorch", seed, threads=threads, **options)
         start = time.perf_counter()
         optimizer.propose(X[:-1], Y[:-1], pending, 1, fidelity=None if s is None else s[:-1])
         cold.append(time.perf_counter() - start)

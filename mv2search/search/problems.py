@@ -146,6 +146,25 @@ class Problem:
     # fidelity `s` in (0, 1] (a fraction of the top rung's training steps).
     fidelity_metrics: tuple[str, ...] = ()
 
+    def optimizer(self, name: str, seed: int, **options: Any) -> Any:
+        """`make_optimizer(name, ...)` for this problem: its space, objectives and constraints."""
+        from mv2search.search.optimizers import make_optimizer
+
+        return make_optimizer(
+            name,
+            self.space,
+            self.objectives,
+            seed,
+            is_feasible=self.is_feasible,
+            constraint=self.constraint,
+            **options,
+        )
+
+    def feasible_sample(self, k: int, seed: int) -> torch.Tensor:
+        """The first `k` feasible of `4 k` scrambled-Sobol points (`k x d`)."""
+        X = self.space.sample_encoded(4 * k, seed=seed)
+        return torch.stack([x for x in X if self.is_feasible is None or self.is_feasible(x)][:k])
+
 
 def _botorch_problem(name: str, function: Any) -> Problem:
     """A BoTorch multi-objective test function (built with `negate=True`) as a `Problem`.
