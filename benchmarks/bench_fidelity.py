@@ -3,6 +3,7 @@
     python benchmarks/bench_fidelity.py                    # the full benchmark (~1.5 h, resumable)
     python benchmarks/bench_fidelity.py --quick            # 2 specs, tiny ladders (a smoke test)
     python benchmarks/bench_fidelity.py --report-only      # rebuild the JSON and plot from runs
+    python benchmarks/bench_fidelity.py --reference-seeds 18 --rescore-val 10000   # see below
 
 Specs: `--specs` (16) drawn with a fixed seed from the `mv2` space within the default budget
 (0.5 GMACs), plus mobilevitv2_050 and mobilevit_xxs at 224 px. Each is trained, on the embedded
@@ -27,12 +28,23 @@ Every evaluation is scored twice: with the BatchNorm statistics re-estimated on 
 training batches (`top1`, what the trainer now does) and with the running averages
 (`running_bn_top1`, what it did before).
 
-Per ladder and rung the JSON reports: Kendall tau-b of seed 0 vs seed 1 (`tau_seeds`), against
-the reference of seed 0 (`tau_reference`) and of seed 1 (`tau_reference_cross`), the spread of
-accuracies (sd over specs, mean |seed 0 - seed 1|), and the CPU-seconds to reach the rung (train,
-decay branches and evaluations; mean per spec, one thread). The plot is tau vs CPU-seconds per
-rung. Runs are cached under `runs/train/` by spec and recipe: a killed benchmark resumes where it
-stopped (a run continues from its checkpoint), and `--report-only` trains nothing.
+Per ladder and rung the JSON reports: Kendall tau-b of seed 0 vs seed 1 (`tau_seeds`); of
+seed 0 against the seed-0 reference (`tau_reference`, which for `wsd` shares the rung's first
+steps), of seed 1 against it (`tau_reference_cross`), of seed 0 against the seed-1 reference
+(`tau_reference_seed1`, where `--reference-seeds` trained it) and the mean of the two across-seed
+ones (`tau_cross_mean`); the spread of accuracies (sd over specs, mean |seed 0 - seed 1|), and
+the CPU-seconds to reach the rung (train, decay branches and evaluations; mean per spec, one
+thread). `reference` holds both seeds' top-1 and their own tau. The plot is tau vs CPU-seconds
+per rung.
+
+`--rescore-val N` also scores every finished reference run (both seeds) on N validation images
+of data seed `--rescore-seed` (1000: a set no run trained or was scored on), the same set for
+every run, with the run's own decay branch and BatchNorm re-estimation (`TrainRun.rescore`; the
+run is not changed; cached in `<out>/rescore.json`). 1,000 images measure a top-1 near 0.82 to
+about +-0.012 (binomial), the size of the gaps between most specs: `reference_large_val` says how
+far the reference's own order then repeats, and `tau_large_val_cross_mean` how far each rung
+agrees with it. Runs are cached under `runs/train/` by spec and recipe: a killed benchmark resumes
+where it stopped (a run continues from its checkpoint), and `--report-only` trains nothing.
 """
 
 from __future__ import annotations
@@ -56,13 +68,13 @@ from scipy.stats import kendalltau
 
 from mv2search.arch import ArchSpec, get_preset
 from mv2search.cost.device import DeviceProfile
-from mv2search.data import POLICIES, DataOptions
+from mv2search.data import POLICIES, DataOptions, build_datasets
 from mv2search.files import write_json
 from mv2search.search import load_space
-from mv2search.search.evaluator import Evaluator
+from mv2search.search.evaluator import Evaluator, proxy_resolution
 from mv2search.search.settings import EvaluatorConfig, TrainingSetup
 from mv2search.study.objectives import exact_metrics
-from mv2search.train import TrainerConfig, load_trainer
+from mv2search.train import TrainerConfig, TrainRun, load_trainer
 from mv2search.train.config import LR_SCALINGS
 from mv2search.train.result import TrainResult
 
@@ -169,6 +181,76 @@ def _job(job: Job) -> tuple[str, int, str, dict]:
     return ladder_name, seed, name, result.to_dict()
 
 
+def _reference_run(seed: int, spec: ArchSpec, runs_dir: str) -> tuple[TrainerConfig, Path]:
+    """The trainer (at the spec's training resolution) and folder of `spec`'s `wsd` run of
+    `seed` to the top rung."""
+    ladder = LADDERS["wsd"]
+    size = proxy_resolution(spec.image_size, ladder.resolution_scale)
+    trainer = dataclasses.replace(ladder.trainer, image_size=size, max_steps=ladder.rungs[-1])
+    return trainer, _evaluator(ladder, seed, runs_dir).train_dir(spec, trainer)
+
+
+def _rescore_job(job: tuple[int, str, dict[str, Any], str, int, int]) -> tuple[int, str, float]:
+    """Score the reference run of (seed, spec) at its top rung on `val_size` validation images
+    of data seed `val_seed`, one set for every run (`TrainRun.rescore`: the same decay branch
+    and BatchNorm re-estimation as its own score), in a worker process."""
+    torch.set_num_threads(1)
+    seed, name, spec_dict, runs_dir, val_size, val_seed = job
+    ladder = LADDERS["wsd"]
+    spec = ArchSpec.from_dict(spec_dict)
+    trainer, run_dir = _reference_run(seed, spec, runs_dir)
+    size = int(trainer.image_size or 0)
+    options = ladder.data.under(runs_dir)
+    own = build_datasets("embedded", size, policy=trainer.augment, seed=seed, options=options)
+    larger = dataclasses.replace(options, embedded_val_size=val_size)
+    val = build_datasets("embedded", size, policy="none", seed=val_seed, options=larger).val
+    run = TrainRun(
+        dataclasses.replace(spec, image_size=size, num_classes=own.num_classes),
+        dataclasses.replace(own, val=val),
+        trainer,
+        seed=seed,
+        run_dir=run_dir,
+    )
+    if run.progress["step"] != ladder.rungs[-1]:
+        raise SystemExit(f"{run_dir}: at step {run.progress['step']}, not the reference's")
+    return seed, name, float(run.rescore()["top1"])
+
+
+def rescore_references(
+    specs: list[tuple[str, ArchSpec]], args: argparse.Namespace, pool: Any
+) -> dict[str, dict[str, float]]:
+    """`{"0": {spec: top-1}, "1": ...}` of every finished reference run on the larger validation
+    set (`--rescore-val`), cached in `<out>/rescore.json` by run folder and set."""
+    cache_path = args.out / "rescore.json"
+    cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
+    tag = f"val{args.rescore_val}-seed{args.rescore_seed}"
+    jobs, keys = [], {}
+    for seed in (0, 1):
+        for name, spec in specs:
+            _, run_dir = _reference_run(seed, spec, str(args.runs_dir))
+            done = run_dir / "result.json"
+            if (
+                not done.is_file()
+                or json.loads(done.read_text())["steps"] < LADDERS["wsd"].rungs[-1]
+            ):
+                continue
+            keys[(seed, name)] = f"{run_dir.name}/{tag}"
+            if keys[(seed, name)] not in cache and pool is not None:
+                job = (seed, name, spec.to_dict(), str(args.runs_dir), args.rescore_val)
+                jobs.append((*job, args.rescore_seed))
+    for future in as_completed([pool.submit(_rescore_job, job) for job in jobs] if jobs else []):
+        seed, name, top1 = future.result()
+        cache[keys[(seed, name)]] = top1
+        print(f"rescored reference seed {seed} {name}: top-1 {top1:.4f} ({tag})", flush=True)
+        args.out.mkdir(parents=True, exist_ok=True)
+        write_json(cache_path, cache)
+    scores: dict[str, dict[str, float]] = {"0": {}, "1": {}}
+    for (seed, name), key in keys.items():
+        if key in cache:
+            scores[str(seed)][name] = cache[key]
+    return scores
+
+
 def _jobs(specs: list[tuple[str, ArchSpec]], args: argparse.Namespace) -> list[Job]:
     """Every run of the module docstring, the longest first (so the pool ends together)."""
     jobs = []
@@ -216,12 +298,21 @@ def _column(results: dict, ladder: str, seed: int, step: int, names: list[str]) 
     ]
 
 
-def summarise(results: dict, specs: list[tuple[str, ArchSpec]], args: argparse.Namespace) -> dict:
-    """The JSON of the module docstring from the runs' results."""
+def summarise(
+    results: dict,
+    specs: list[tuple[str, ArchSpec]],
+    args: argparse.Namespace,
+    rescored: dict[str, dict[str, float]] | None = None,
+) -> dict:
+    """The JSON of the module docstring from the runs' results (and the references rescored on
+    the larger validation set, if any)."""
     names = [name for name, _ in specs]
     top = LADDERS["wsd"].rungs[-1]
     reference = [s["top1"] for s in _column(results, "wsd", 0, top, names)]
     ref_seed1 = [s["top1"] for s in _column(results, "wsd", 1, top, names)]
+    rescored = rescored or {}
+    large = [rescored.get("0", {}).get(n) for n in names]
+    large_seed1 = [rescored.get("1", {}).get(n) for n in names]
     rows = []
     for ladder in LADDERS.values():
         for rung in ladder.rungs:
@@ -244,6 +335,9 @@ def summarise(results: dict, specs: list[tuple[str, ArchSpec]], args: argparse.N
                         "tau_seeds": _tau(a, b),
                         "tau_reference": _tau(a, reference),
                         "tau_reference_cross": _tau(b, reference),
+                        "tau_reference_seed1": _tau(a, ref_seed1),
+                        "tau_cross_mean": _mean([_tau(b, reference), _tau(a, ref_seed1)]),
+                        "tau_large_val_cross_mean": _mean([_tau(b, large), _tau(a, large_seed1)]),
                         "tau_reference_seed_mean": _tau(mean_ab, reference),
                         "mean_top1": float(np.mean(scored)) if scored else None,
                         "sd_top1": float(np.std(scored)) if scored else None,
@@ -271,6 +365,29 @@ def summarise(results: dict, specs: list[tuple[str, ArchSpec]], args: argparse.N
             "top1": dict(zip(names, reference, strict=True)),
             "seed1_top1": dict(zip(names, ref_seed1, strict=True)),
             "tau_seeds": _tau(reference, ref_seed1),
+            "n_seed1": sum(v is not None for v in ref_seed1),
+            "mean_abs_seed_diff": _mean(
+                [
+                    abs(x - y)
+                    for x, y in zip(reference, ref_seed1, strict=True)
+                    if None not in (x, y)
+                ]
+            ),
+            "sd_top1": float(np.std([v for v in reference if v is not None])),
+        },
+        "reference_large_val": None
+        if not any(v is not None for v in large)
+        else {
+            "val_size": args.rescore_val,
+            "val_seed": args.rescore_seed,
+            "top1": dict(zip(names, large, strict=True)),
+            "seed1_top1": dict(zip(names, large_seed1, strict=True)),
+            "tau_seeds": _tau(large, large_seed1),
+            "mean_abs_seed_diff": _mean(
+                [abs(x - y) for x, y in zip(large, large_seed1, strict=True) if None not in (x, y)]
+            ),
+            # the same weights on their own 1,000 images and on the larger set
+            "tau_vs_own_val": _mean([_tau(large, reference), _tau(large_seed1, ref_seed1)]),
         },
         "rows": rows,
         "accuracies": {
@@ -287,6 +404,16 @@ def summarise(results: dict, specs: list[tuple[str, ArchSpec]], args: argparse.N
 def _mean(values: list[float | None]) -> float | None:
     done = [v for v in values if v is not None]
     return float(np.mean(done)) if done else None
+
+
+def _cross(row: dict) -> float | None:
+    """A rung's tau against a reference it shares no steps with: the mean of seed 1 vs the
+    seed-0 reference and seed 0 vs the seed-1 one where both exist, else the first."""
+    return (
+        row.get("tau_cross_mean")
+        if row.get("tau_cross_mean") is not None
+        else row["tau_reference_cross"]
+    )
 
 
 def plot(summary: dict, path: Path) -> None:
@@ -306,9 +433,10 @@ def plot(summary: dict, path: Path) -> None:
                 continue
             x = [r["cpu_s_per_spec"] for r in rows]
             label = f"{ladder} ({'BN re-estimated' if bn == 'recalibrated' else 'running BN'})"
+            cross = [_cross(r) for r in rows]
             ax.plot(
                 x,
-                [r["tau_reference_cross"] for r in rows],
+                cross,
                 marker + "-",
                 color=colours[ladder],
                 alpha=1.0 if bn == "recalibrated" else 0.5,
@@ -318,13 +446,15 @@ def plot(summary: dict, path: Path) -> None:
             if any(s is not None for s in seeds):
                 ax.plot(x, seeds, marker + "--", color=colours[ladder], alpha=0.35)
             for r in rows:
-                ax.annotate(
-                    str(r["rung"]), (r["cpu_s_per_spec"], r["tau_reference_cross"] or 0), fontsize=7
-                )
+                ax.annotate(str(r["rung"]), (r["cpu_s_per_spec"], _cross(r) or 0), fontsize=7)
     ax.set_xscale("log")
     ax.set_xlabel("CPU-seconds per spec to reach the rung (train + evaluation, one thread)")
     ax.set_ylabel("Kendall tau")
-    ax.set_title("solid: seed 1 vs the seed-0 reference; dashed: seed 0 vs seed 1")
+    ax.set_title(
+        "solid: against the reference of the other seed (mean of both ways where both exist);"
+        "\ndashed: seed 0 vs seed 1",
+        fontsize=9,
+    )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
@@ -355,6 +485,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=max(1, len(os.sched_getaffinity(0))))
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"))
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument(
+        "--rescore-val", type=int, default=0, help="score the references on N more images"
+    )
+    parser.add_argument("--rescore-seed", type=int, default=1000, help="data seed of that set")
     parser.add_argument("--report-only", action="store_true", help="train nothing")
     parser.add_argument("--quick", action="store_true", help="2 specs, tiny ladders")
     args = parser.parse_args(argv)
@@ -381,9 +515,8 @@ def main(argv: list[str] | None = None) -> int:
     jobs = [j for j in _jobs(specs, args) if args.seeds is None or j[1] in args.seeds]
     started = time.monotonic()
     results: dict[tuple[str, int, str], dict] = {}
+    rescored: dict[str, dict[str, float]] = {}
     if args.report_only:
-        from mv2search.search.evaluator import proxy_resolution
-
         for ladder_name, seed, name, spec_dict, steps, runs_dir in jobs:
             ladder = LADDERS[ladder_name]
             spec = ArchSpec.from_dict(spec_dict)
@@ -395,6 +528,8 @@ def main(argv: list[str] | None = None) -> int:
             done = _evaluator(ladder, seed, runs_dir).train_dir(spec, trainer) / "result.json"
             if done.is_file():
                 results[(ladder_name, seed, name)] = json.loads(done.read_text())
+        if args.rescore_val:
+            rescored = rescore_references(specs, args, None)
     else:
         # a process pool whose workers may start their own (the image generator does)
         context = multiprocessing.get_context("spawn")
@@ -416,11 +551,13 @@ def main(argv: list[str] | None = None) -> int:
                         f"{result['wall_s']:.0f} s",
                         flush=True,
                     )
+                if args.rescore_val:
+                    rescored = rescore_references(specs, args, pool)
             except BaseException:  # before the pool's exit, which would wait for running jobs
                 for worker in multiprocessing.active_children():
                     worker.terminate()
                 raise
-    summary = summarise(results, specs, args)
+    summary = summarise(results, specs, args, rescored)
     summary["wall_s"] = time.monotonic() - started
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "bench_fidelity.json", summary)
@@ -430,11 +567,24 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{row['ladder']:>10} {row['rung']:>5} {row['unit']:<6} {row['bn']:<12} "
                 f"tau_ref {_fmt(row['tau_reference'])} cross {_fmt(row['tau_reference_cross'])} "
+                f"cross_mean {_fmt(row['tau_cross_mean'])} "
                 f"tau_seeds {_fmt(row['tau_seeds'])} "
                 f"mean {_fmt(row['mean_top1'])} |d| {_fmt(row['mean_abs_seed_diff'])} "
                 f"cpu_s {_fmt(row['cpu_s_per_spec'])}"
             )
     print(f"reference seed-to-seed tau: {_fmt(summary['reference']['tau_seeds'])}")
+    large_val = summary["reference_large_val"]
+    if large_val is not None:
+        print(
+            f"reference on {large_val['val_size']} images: seed-to-seed tau "
+            f"{_fmt(large_val['tau_seeds'])}, mean |d| {_fmt(large_val['mean_abs_seed_diff'])}; "
+            "rungs against it (cross mean): "
+            + ", ".join(
+                f"{r['ladder']} {r['rung']}: {_fmt(r['tau_large_val_cross_mean'])}"
+                for r in summary["rows"]
+                if r["bn"] == "recalibrated"
+            )
+        )
     print(f"wrote {args.out}/bench_fidelity.json and .png")
     return 0
 

@@ -18,7 +18,14 @@ is scored the search's way (`SupernetScorer`): its inherited subnet, BatchNorm r
 `--bn-images` (320) training images, top-1 on the 1,000 validation images. Specs outside it
 (mobilevit_xxs, a v1-style block) are listed as skipped.
 
-Writes `runs/benchmarks/bench_supernet.json`: per spec the inherited and reference top-1; Kendall
+(b) inherited and fine-tuned: each covered spec's extracted weights trained on for `--finetune`
+(31 62) steps with the fidelity benchmark's `wsd` recipe (warm-up, the peak LR held, a decay
+branch at each rung, BN re-estimated), seed 0, on the reference's data; cached in `runs/train/`.
+`--finetune` with no value skips it.
+
+Writes `runs/benchmarks/bench_supernet.json`: per spec the inherited and reference top-1;
+`against`: tau, Spearman and n of the inherited and each fine-tuned rung against the seed-0
+reference, the seed-1 one (where the fidelity benchmark trained it) and their mean; Kendall
 tau-b and Spearman of the two (and the range of tau leaving one spec out); the supernet's training
 CPU-seconds (`time.process_time`, one thread) and that cost in mean reference runs (the `wsd`
 top rung's `cpu_s_per_spec`); seconds per candidate scored; every rung's `tau_reference_cross`
@@ -161,6 +168,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--val-size", type=int, default=1_000)
     parser.add_argument("--resolution-scale", type=float, default=0.25, help="of each spec's px")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--finetune", type=int, nargs="*", default=[31, 62], help="fine-tune rungs (none: skip)"
+    )
     parser.add_argument("--fidelity", type=Path, default=FIDELITY, help="bench_fidelity's JSON")
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"))
     parser.add_argument("--out", type=Path, default=OUT)
@@ -173,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     fidelity = json.loads(args.fidelity.read_text())
     reference = fidelity["reference"]["top1"]
+    reference_seed1 = fidelity["reference"].get("seed1_top1", {})
     specs = _fidelity_module().draw_specs(args.specs)
 
     mapping = yaml.safe_load((spaces_dir() / "mv2.yaml").read_text())
@@ -237,10 +248,14 @@ def main(argv: list[str] | None = None) -> int:
             skipped.append({"name": name, "reason": str(err)})
             print(f"{name:>20}: skipped ({err})", flush=True)
             continue
+        ref1 = reference_seed1.get(name)
         row = {
             "name": name,
             "inherited_top1": top1,
             "reference_top1": reference[name],
+            "reference_seed1_top1": ref1,
+            "reference_mean_top1": None if ref1 is None else (reference[name] + ref1) / 2,
+            "finetuned_top1": finetune(scorer, spec, key, args) if args.finetune else {},
             "score_s": seconds,
             "gmacs": fidelity["gmacs"].get(name),
             "width_multiplier": spec.width_multiplier,
@@ -251,8 +266,10 @@ def main(argv: list[str] | None = None) -> int:
             "ffn_multiplier": spec.ffn_multiplier,
         }
         scored.append(row)
+        tuned = " ".join(f"{k}: {v:.3f}" for k, v in row["finetuned_top1"].items())
         print(
-            f"{name:>20}: inherited {top1:.3f} reference {reference[name]:.3f} ({seconds:.2f} s)",
+            f"{name:>20}: inherited {top1:.3f} reference {reference[name]:.3f} ({seconds:.2f} s)"
+            + (f"; fine-tuned {tuned}" if tuned else ""),
             flush=True,
         )
 
@@ -299,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
             "images_cpu_s": images_cpu_s,
         },
         "n": len(scored),
+        "against": against(scored, args.finetune),
         "kendall_tau": _tau(inherited, ref),
         "spearman": _spearman(inherited, ref),
         "kendall_tau_leave_one_out": [min(leave_one_out), max(leave_one_out)]
@@ -344,6 +362,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{_fmt(summary['score_s_per_candidate'])} "
         f"s per candidate (median {_fmt(summary['score_s_median'])})"
     )
+    print("\ntau (Spearman, n) against the reference of seed 0 / seed 1 / their mean:")
+    for score, taus in summary["against"].items():
+        cells = [f"{_fmt(t['tau'])} ({_fmt(t['spearman'])}, {t['n']})" for t in taus.values()]
+        print(f"  {score:>16}: " + " / ".join(cells))
     for r in summary["fidelity_rungs"]:
         print(
             f"  fidelity {r['ladder']:>9} rung {r['rung']:>4} ({r['bn']} BN): tau_reference_cross "
@@ -362,6 +384,53 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nskipped: {[s['name'] for s in skipped]}")
     print(f"wrote {out_json} and {args.out / 'bench_supernet.png'} ({summary['wall_s']:.0f} s)")
     return 0
+
+
+def finetune(scorer: SupernetScorer, spec: ArchSpec, key: str, args: argparse.Namespace) -> dict:
+    """`{rung: top-1}` of `spec`'s inherited weights trained on for `args.finetune` steps with the
+    fidelity benchmark's `wsd` recipe (its schedule laid over the last of them, BN re-estimated),
+    on the same data and seed as the reference; cached like every run under `runs/train/`."""
+    fidelity = _fidelity_module()
+    ladder = fidelity.ladders(fidelity.parse_args([]))["wsd"]
+    weights = args.out / "inherited" / key / f"{spec.signature[:16]}.pt"
+    if not weights.is_file():
+        weights.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(scorer.supernet().supernet.extract(spec).state_dict(), weights)
+    rungs = sorted(args.finetune)
+    trainer = dataclasses.replace(
+        ladder.trainer,
+        name="supft",
+        schedule_steps=rungs[-1],
+        eval_steps=rungs,
+        warmup_steps=max(1, rungs[0] // 4),
+        init_from=str(weights),
+    )
+    ladder = dataclasses.replace(ladder, trainer=trainer, rungs=tuple(rungs))
+    evaluator = fidelity._evaluator(ladder, args.seed, str(args.runs_dir))
+    result = evaluator.proxy_train(spec, rungs[-1])
+    scored = {str(row["step"]): row.get("top1") for row in result.history}
+    return {str(r): scored[str(r)] for r in rungs if scored.get(str(r)) is not None}
+
+
+def against(scored: list[dict[str, Any]], rungs: list[int]) -> dict[str, dict[str, Any]]:
+    """Kendall tau-b, Spearman and n of the inherited (and each fine-tuned rung's) top-1 against
+    the seed-0 reference, the seed-1 one and their mean, over the specs that have both."""
+    scores = {"inherited": lambda r: r["inherited_top1"]}
+    for rung in sorted(rungs):
+        scores[f"finetuned_{rung}"] = lambda r, k=str(rung): r["finetuned_top1"].get(k)
+    references = {
+        "seed0": lambda r: r["reference_top1"],
+        "seed1": lambda r: r["reference_seed1_top1"],
+        "mean": lambda r: r["reference_mean_top1"],
+    }
+    table: dict[str, dict[str, Any]] = {}
+    for score, get in scores.items():
+        table[score] = {}
+        for name, ref in references.items():
+            pairs = [(get(r), ref(r)) for r in scored if None not in (get(r), ref(r))]
+            x, y = [p[0] for p in pairs], [p[1] for p in pairs]
+            table[score][name] = {"tau": _tau(x, y), "spearman": _spearman(x, y), "n": len(pairs)}
+    return table
 
 
 def fidelity_top(fidelity: dict[str, Any]) -> int:

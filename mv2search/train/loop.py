@@ -418,6 +418,17 @@ class TrainRun:
             write_json(self.run_dir / METRICS, progress["history"])
         return stop
 
+    def rescore(self) -> dict[str, Any]:
+        """The metrics of the weights at the run's current step, scored as the run scores them
+        (after the `wsd` decay branch at a scored step, BatchNorm statistics re-estimated) on
+        this run's `data.val`, which may be another split than the one the run was scored on
+        (e.g. a larger one). The run, its checkpoint and its files are left as they were."""
+        step = self.progress["step"]
+        if self.cfg.schedule == "wsd" and step in self.scored_steps:
+            with self._branch():
+                return self._scores(self._decay(decay_steps_for(step, self.cfg.decay_fraction)))
+        return self._scores(None)
+
     def _scores(self, failed: tuple[str, str] | None) -> dict[str, Any]:
         """Metrics of the current weights (and EMA weights): top-1, top-5, loss, each with
         BatchNorm statistics re-estimated for them (and with the running ones when asked)."""

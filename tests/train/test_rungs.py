@@ -8,11 +8,13 @@ import pytest
 import torch
 from torch import nn
 
+from mv2search.data import build_datasets
 from mv2search.train import TrainerConfig, train
 from mv2search.train.bn import recalibrate_bn
 from mv2search.train.checkpoint import load_checkpoint
 from mv2search.train.config import load_trainer
 from mv2search.train.loop import TrainRun
+from tests.train.conftest import IMAGE_SIZE, VAL_SIZE
 
 TIMING = {"wall_s", "images_per_s"}
 RUNG_1, RUNG_2 = 13, 30  # rung 1 ends mid-epoch (20 steps an epoch at batch 32)
@@ -107,3 +109,26 @@ def test_the_search_trainer_runs_the_warm_up_it_states(small_spec, small_data):
     cfg = load_trainer("search")
     run = TrainRun(small_spec, small_data, dataclasses.replace(cfg, batch_size=32))
     assert run.warmup == cfg.warmup_steps  # no silent cap
+
+
+def test_rescore_reproduces_the_runs_own_score_and_leaves_the_run_as_it_was(
+    small_spec, small_data, small_options, tmp_path
+):
+    cfg = _ladder("wsd", max_steps=RUNG_1)
+    result = train(small_spec, small_data, cfg, run_dir=tmp_path)
+    before = (tmp_path / "checkpoint.pt").read_bytes()
+    run = TrainRun(small_spec, small_data, cfg, run_dir=tmp_path)  # restored at rung 1
+    again = run.rescore()
+    row = result.history[-1]
+    assert (again["top1"], again["ema_top1"], again["loss"]) == (
+        row["top1"],
+        row["ema_top1"],
+        row["loss"],
+    )  # the same decay branch from the checkpoint: the same score, bit for bit
+    assert (tmp_path / "checkpoint.pt").read_bytes() == before and run.progress["step"] == RUNG_1
+    # on a larger validation split the same weights are scored on every image of it
+    options = dataclasses.replace(small_options, embedded_val_size=2 * VAL_SIZE)
+    other = build_datasets("embedded", IMAGE_SIZE, policy="light", seed=0, options=options)
+    larger = dataclasses.replace(small_data, val=other.val)
+    scored = TrainRun(small_spec, larger, cfg, run_dir=tmp_path).rescore()
+    assert scored["count"] == 2 * VAL_SIZE
