@@ -10,6 +10,8 @@ cache key of the search's `SupernetScorer`) and prints one summary line. Also in
 
 from __future__ import annotations
 
+import os
+
 from omegaconf import DictConfig, OmegaConf
 
 from mv2search.apps.config import register_supernet_configs
@@ -35,7 +37,9 @@ def run_supernet_app(cfg: DictConfig) -> int:
         ValueError: for an input error, naming the field (`mv2search.apps.entry` prints it and
             exits 2).
     """
-    print(summary(train_study_supernet(OmegaConf.to_object(cfg))))
+    result = train_study_supernet(OmegaConf.to_object(cfg))
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one line for the job
+        print(summary(result))
     return 0
 
 

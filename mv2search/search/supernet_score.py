@@ -22,6 +22,7 @@ of a search config (`python supernet.py`, `SupernetAppConfig`): the task and the
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import time
@@ -155,7 +156,9 @@ def fit_supernet(
         The result and the supernet's training resolution.
     """
     lock = Path(runs_dir) / "supernet" / f"{run_key(task, cfg)}.lock"
-    with file_lock(lock):
+    # the processes of one torchrun job train together: rank 0 holds the lock for all of them
+    rank = int(os.environ.get("RANK", "0"))
+    with file_lock(lock) if rank == 0 else contextlib.nullcontext():
         run = SupernetRun(task, cfg, runs_dir=runs_dir, device=device)
         result = run.fit()
     return result, run.resolution
@@ -186,7 +189,7 @@ def train_study_supernet(cfg: SupernetAppConfig) -> SupernetResult:
     check_source(cfg.data.source, options, cfg.seed)
     check_budgets(space, objectives)
     try:
-        device = resolve_device(cfg.evaluator.torch_device, 0)
+        device = resolve_device(cfg.evaluator.torch_device, int(os.environ.get("LOCAL_RANK", "0")))
     except ValueError as err:
         raise ValueError(f"evaluator.torch_device: {err}") from err
     task = supernet_task(

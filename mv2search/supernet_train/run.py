@@ -19,7 +19,14 @@ bytes, the feasibility identity, the data source identity and options, the recip
 - `identity.json` (what the hash covers) and `result.json` (steps and the last losses).
 
 A folder that holds a finished run answers at once: nothing is trained and no data is built.
-Single process only (no DDP).
+
+Under `torchrun --nproc_per_node N` (`python -m torch.distributed.run ... supernet.py`) each
+process trains the same sandwich (the subnet sampler is seeded alike) on its `batch_size / N`
+share of the step's images, the gradients averaged across processes before the update, and rank 0
+writes the files. A step sees the same images as in one process (rank r reads every N-th of the
+step's indices); BatchNorm statistics are per process, as with `train.py`. The run folder does
+not depend on N (a search in one process reads back a supernet trained by N); `result.json`
+says how many trained it.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from tqdm.auto import tqdm
 
 from mv2search.arch import ArchSpec
@@ -44,6 +52,7 @@ from mv2search.supernet_train.config import SupernetTrainConfig
 from mv2search.supernet_train.sampler import Feasibility, SubnetSampler
 from mv2search.supernet_train.sandwich import SandwichLosses, proxy_resolution, sandwich_backward
 from mv2search.train.checkpoint import load_checkpoint, save_checkpoint, write_json
+from mv2search.train.distributed import DistContext, all_reduce_sum, init_distributed
 from mv2search.train.numerics import clip_gradients, use_bf16
 from mv2search.train.optim import build_optimizer, lr_at, warmup_steps_for
 
@@ -159,6 +168,14 @@ class SupernetRun:
         device: torch.device | str = "cpu",
     ) -> None:
         self.task, self.cfg, self.device = task, cfg, torch.device(device)
+        self.context: DistContext = init_distributed(self.device)
+        world = self.context.world_size
+        if cfg.batch_size % world:
+            raise ValueError(
+                f"supernet_train.batch_size={cfg.batch_size} does not split over {world} "
+                "processes; allowed: a multiple of the process count"
+            )
+        self.batch_size = cfg.batch_size // world  # this process's share of a step's images
         self.runs_dir = Path(runs_dir)
         self.identity = {**task.identity(), "recipe": cfg.identity()}
         self.run_dir = self.runs_dir / "supernet" / run_key(task, cfg)
@@ -193,7 +210,8 @@ class SupernetRun:
         }
 
     def _save(self) -> None:
-        save_checkpoint(self.run_dir / CHECKPOINT, self._state())
+        if self.context.is_main:
+            save_checkpoint(self.run_dir / CHECKPOINT, self._state())
 
     def _restore(self) -> None:
         path = self.run_dir / CHECKPOINT
@@ -231,12 +249,16 @@ class SupernetRun:
         start = self.step
         end = self.cfg.steps if stop_at is None else min(stop_at, self.cfg.steps)
         if not self.finished and self.step < end:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            write_json(self.run_dir / IDENTITY, self.identity)
+            main = self.context.is_main
+            if main:
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+                write_json(self.run_dir / IDENTITY, self.identity)
             self._train_to(end)
+            self._check_in_step()
             self.finished = self.step >= self.cfg.steps
             self._save()
-            write_json(self.run_dir / RESULT, self._summary())
+            if main:
+                write_json(self.run_dir / RESULT, self._summary())
         return SupernetResult(
             self.supernet,
             self.run_dir,
@@ -250,7 +272,8 @@ class SupernetRun:
         )
 
     def _train_to(self, end: int) -> None:
-        bar = tqdm(total=self.cfg.steps, initial=self.step, desc="supernet", disable=None)
+        quiet = None if self.context.is_main else True  # one bar, rank 0's
+        bar = tqdm(total=self.cfg.steps, initial=self.step, desc="supernet", disable=quiet)
         running: dict[str, float] = {}
         try:
             for images, labels, _ in self._batches(self.step, end - self.step):
@@ -288,6 +311,7 @@ class SupernetRun:
         self.optimizer.zero_grad(set_to_none=True)
         images, labels = images.to(self.device), labels.to(self.device)
         losses = sandwich_backward(self.supernet, images, labels, subnets, cfg, self.autocast)
+        losses = self._average(losses)
         norm = clip_gradients(self.supernet, cfg.grad_clip)
         if not losses.finite or not torch.isfinite(norm):
             self.optimizer.zero_grad(set_to_none=True)
@@ -301,13 +325,48 @@ class SupernetRun:
         self.history.append(row)
         return losses
 
+    def _average(self, losses: SandwichLosses) -> SandwichLosses:
+        """Under DDP: average the gradients (every parameter the sandwich touched: the same on
+        every process, which all train the same subnets) and the losses over the processes."""
+        if not self.context.active:
+            return losses
+        world = self.context.world_size
+        grads = [p.grad for p in self.supernet.parameters() if p.grad is not None]
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        dist.all_reduce(flat)
+        flat /= world
+        offset = 0
+        for grad in grads:
+            grad.copy_(flat[offset : offset + grad.numel()].view_as(grad))
+            offset += grad.numel()
+        values = all_reduce_sum([losses.ce, *losses.distill], self.context, self.device)
+        return SandwichLosses(values[0] / world, tuple(v / world for v in values[1:]))
+
+    def _check_in_step(self) -> None:
+        """Under DDP: every process must hold rank 0's weights (the averaged gradients keep them
+        together); raises RuntimeError otherwise, before anything is saved."""
+        if not self.context.active:
+            return
+        with torch.no_grad():
+            mine = torch.stack([p.double().sum() for p in self.supernet.parameters()])
+        theirs = mine.clone()
+        dist.broadcast(theirs, src=0)
+        if not torch.equal(mine, theirs):
+            raise RuntimeError(
+                f"supernet step {self.step}: process {self.context.rank}'s weights differ from "
+                "rank 0's; the processes did not train the same sandwich"
+            )
+
     # ------------------------------------------------------------------------------ data
     @property
     def data(self) -> DataSplits:
-        """The train/val splits at `self.resolution` (built on first use)."""
+        """The train/val splits at `self.resolution` (built on first use; under DDP by rank 0
+        first, so the others read its cached images)."""
         if self._data is None:
             task, options = self.task, self.task.options.under(self.runs_dir)
             check_source(task.source, options, task.seed)
+            if self.context.active and not self.context.is_main:
+                dist.barrier()  # rank 0 builds and caches first
             self._data = build_datasets(
                 task.source,
                 self.resolution,
@@ -315,20 +374,30 @@ class SupernetRun:
                 seed=task.seed,
                 options=options,
             )
+            if self.context.active and self.context.is_main:
+                dist.barrier()
         return self._data
 
     def _batches(self, step: int, count: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, Any]]:
         """The training batches of steps `step, ..., step + count - 1`, across epoch ends."""
-        train, size = self.data.train, self.cfg.batch_size
-        per_epoch = steps_per_epoch(len(train), size)
+        train, size, context = self.data.train, self.batch_size, self.context
+        per_epoch = steps_per_epoch(len(train), size, context.world_size)
         if per_epoch == 0:
             raise ValueError(
-                f"supernet_train.batch_size={size} exceeds the training set ({len(train)} images)"
+                f"supernet_train.batch_size={self.cfg.batch_size} exceeds the training set "
+                f"({len(train)} images)"
             )
         while count > 0:
             epoch, batch = divmod(step, per_epoch)
             train.set_epoch(epoch)
-            order = EpochSampler(len(train), seed=self.task.seed, epoch=epoch, start=batch * size)
+            order = EpochSampler(
+                len(train),
+                seed=self.task.seed,
+                epoch=epoch,
+                rank=context.rank,
+                world_size=context.world_size,
+                start=batch * size,
+            )
             loader = build_loader(
                 train, size, train=True, sampler=order, num_workers=self.cfg.num_workers
             )
@@ -343,6 +412,7 @@ class SupernetRun:
             "steps": self.cfg.steps,
             "finished": self.finished,
             "resolution": self.resolution,
+            "processes": self.context.world_size,
             "largest": self.teacher.to_dict(),
             "smallest": self.sampler.smallest.to_dict(),
             "last": last,

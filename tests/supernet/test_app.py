@@ -2,6 +2,7 @@
 reads it back on a second run, and a search with the same settings trains nothing; bad input
 exits 2 with one line naming the field. Run as a user runs the commands, on the tiny space."""
 
+import json
 import os
 import subprocess
 import sys
@@ -110,3 +111,28 @@ def test_ctrl_c_prints_one_line_and_exits_130(space, tmp_path):
         "the same command, or the search, again to resume from it"
     ]
     assert not out
+
+
+def test_torchrun_two_processes_train_the_supernet_a_search_reads_back(space, tmp_path):
+    """DDP (gloo, 2 CPU processes): one folder, the same key as one process, rank 0 writes."""
+    runs, cwd = tmp_path / "runs", tmp_path / "cwd"
+    cwd.mkdir()
+    args = [f"+space={space}", *TINY, f"runs_dir={runs}"]
+    env = {**os.environ, "TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    done = subprocess.run(
+        [*command, str(REPO / "supernet.py"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    (run_dir,) = [p for p in (runs / "supernet").iterdir() if p.is_dir() and p.name != "spaces"]
+    assert done.stdout.count("trained 3 steps (now 3)") == 1  # rank 0 reports for the job
+    result = json.loads((run_dir / "result.json").read_text())
+    assert (result["step"], result["finished"], result["processes"]) == (3, True, 2)
+    again = _run("supernet.py", *args, cwd=cwd)  # one process: the same folder, nothing trained
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stdout.startswith(f"supernet {run_dir}/: read back from the cache (3 steps);")
