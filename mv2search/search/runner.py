@@ -228,16 +228,18 @@ class SearchWorker:
         X = torch.cat([records.x, records.x_failed])
         failed = torch.full((records.x_failed.shape[0], self.objectives.m), float("nan"))
         Y = torch.cat([self.objectives.to_max(records.values), failed.double()])
+        started = time.perf_counter()
         if self.rungs:
             x = self.optimizer.propose(X, Y, records.x_pending, 1, fidelity=self._fidelity(records))
         else:
             x = self.optimizer.propose(X, Y, records.x_pending, 1)
+        propose_s = time.perf_counter() - started
         if x.shape[0] == 0:
             raise RuntimeError(
                 f"study {self.name!r}: the space has no feasible candidate left to propose "
                 f"({records.n_finished} finished); lower optimizer.n_trials or relax the budgets"
             )
-        return self._evaluate(self.space.decode(x[0]), x[0])
+        return self._evaluate(self.space.decode(x[0]), x[0], propose_s=propose_s)
 
     # ------------------------------------------------------------------------------ fidelity
     def _promotions(self, records: Records) -> list[Promotion]:
@@ -285,8 +287,11 @@ class SearchWorker:
         return torch.tensor([self.rungs[r] / top for r in rungs], dtype=torch.float64)
 
     # ---------------------------------------------------------------------------- evaluation
-    def _evaluate(self, spec: ArchSpec, x: torch.Tensor, rung: int = 0) -> int:
-        """Claim and evaluate one spec (at `rung`); 0 when another worker holds it."""
+    def _evaluate(
+        self, spec: ArchSpec, x: torch.Tensor, rung: int = 0, propose_s: float | None = None
+    ) -> int:
+        """Claim and evaluate one spec (at `rung`); 0 when another worker holds it. A proposed
+        spec's metrics also hold the seconds its proposal took (`propose_s`)."""
         steps = self.rungs[rung] if self.rungs else None
         handle = self.store.claim(
             spec, x, self.cfg.seed, limit=self.cfg.optimizer.n_trials, rung=rung, steps=steps
@@ -303,6 +308,8 @@ class SearchWorker:
             raise
         else:
             values = [metrics[name] for name in self.objectives.names]
+            if propose_s is not None:
+                metrics = {**metrics, "propose_s": propose_s}
             self.store.complete(handle, metrics, values, curve=self.evaluator.last_curve)
         records, front = self._write_outputs()
         record = next(r for r in records if r.number == handle.number)
