@@ -37,14 +37,16 @@ the CPU-seconds to reach the rung (train, decay branches and evaluations; mean p
 thread). `reference` holds both seeds' top-1 and their own tau. The plot is tau vs CPU-seconds
 per rung.
 
-`--rescore-val N` also scores every finished reference run (both seeds) on N validation images
-of data seed `--rescore-seed` (1000: a set no run trained or was scored on), the same set for
-every run, with the run's own decay branch and BatchNorm re-estimation (`TrainRun.rescore`; the
-run is not changed; cached in `<out>/rescore.json`). 1,000 images measure a top-1 near 0.82 to
-about +-0.012 (binomial), the size of the gaps between most specs: `reference_large_val` says how
-far the reference's own order then repeats, and `tau_large_val_cross_mean` how far each rung
-agrees with it. Runs are cached under `runs/train/` by spec and recipe: a killed benchmark resumes
-where it stopped (a run continues from its checkpoint), and `--report-only` trains nothing.
+`--rescore-val N` also scores every finished reference run and old-proxy run (both seeds) on N
+validation images of data seed `--rescore-seed` (1000: a set no run trained or was scored on),
+the same set for every run, with the run's own decay branch and BatchNorm re-estimation
+(`TrainRun.rescore`; the run is not changed; cached in `<out>/rescore.json`). 1,000 images
+measure a top-1 near 0.82 to about +-0.012 (binomial), the size of the gaps between most specs:
+`reference_large_val` says how far the reference's own order then repeats, how far the old
+proxy agrees with it when scored on the same set, and `tau_large_val_cross_mean` how far each
+rung (on its own 1,000 images) agrees with it. Runs are cached under `runs/train/` by spec and
+recipe: a killed benchmark resumes where it stopped (a run continues from its checkpoint), and
+`--report-only` trains nothing.
 """
 
 from __future__ import annotations
@@ -181,24 +183,29 @@ def _job(job: Job) -> tuple[str, int, str, dict]:
     return ladder_name, seed, name, result.to_dict()
 
 
-def _reference_run(seed: int, spec: ArchSpec, runs_dir: str) -> tuple[TrainerConfig, Path]:
-    """The trainer (at the spec's training resolution) and folder of `spec`'s `wsd` run of
-    `seed` to the top rung."""
-    ladder = LADDERS["wsd"]
+def _top_run(ladder_name: str, seed: int, spec: ArchSpec, runs_dir: str):
+    """The trainer (at the spec's training resolution), folder and last step of `spec`'s run of
+    `seed` along `ladder_name` to its top rung (the `wsd` one: the reference)."""
+    ladder = LADDERS[ladder_name]
     size = proxy_resolution(spec.image_size, ladder.resolution_scale)
-    trainer = dataclasses.replace(ladder.trainer, image_size=size, max_steps=ladder.rungs[-1])
+    trainer = dataclasses.replace(
+        ladder.trainer, image_size=size, max_steps=ladder.rungs[-1] or None
+    )
     return trainer, _evaluator(ladder, seed, runs_dir).train_dir(spec, trainer)
 
 
-def _rescore_job(job: tuple[int, str, dict[str, Any], str, int, int]) -> tuple[int, str, float]:
-    """Score the reference run of (seed, spec) at its top rung on `val_size` validation images
-    of data seed `val_seed`, one set for every run (`TrainRun.rescore`: the same decay branch
-    and BatchNorm re-estimation as its own score), in a worker process."""
+RescoreJob = tuple[str, int, str, dict[str, Any], str, int, int]
+
+
+def _rescore_job(job: RescoreJob) -> tuple[str, int, str, float]:
+    """Score the finished run of (ladder, seed, spec) at its last step on `val_size` validation
+    images of data seed `val_seed`, one set for every run (`TrainRun.rescore`: the same decay
+    branch and BatchNorm re-estimation as its own score), in a worker process."""
     torch.set_num_threads(1)
-    seed, name, spec_dict, runs_dir, val_size, val_seed = job
-    ladder = LADDERS["wsd"]
+    ladder_name, seed, name, spec_dict, runs_dir, val_size, val_seed = job
+    ladder = LADDERS[ladder_name]
     spec = ArchSpec.from_dict(spec_dict)
-    trainer, run_dir = _reference_run(seed, spec, runs_dir)
+    trainer, run_dir = _top_run(ladder_name, seed, spec, runs_dir)
     size = int(trainer.image_size or 0)
     options = ladder.data.under(runs_dir)
     own = build_datasets("embedded", size, policy=trainer.augment, seed=seed, options=options)
@@ -211,43 +218,45 @@ def _rescore_job(job: tuple[int, str, dict[str, Any], str, int, int]) -> tuple[i
         seed=seed,
         run_dir=run_dir,
     )
-    if run.progress["step"] != ladder.rungs[-1]:
-        raise SystemExit(f"{run_dir}: at step {run.progress['step']}, not the reference's")
-    return seed, name, float(run.rescore()["top1"])
+    if run.progress["step"] != run.total_steps:
+        raise SystemExit(f"{run_dir}: at step {run.progress['step']}, not {run.total_steps}")
+    return ladder_name, seed, name, float(run.rescore()["top1"])
 
 
-def rescore_references(
+def rescore_runs(
     specs: list[tuple[str, ArchSpec]], args: argparse.Namespace, pool: Any
-) -> dict[str, dict[str, float]]:
-    """`{"0": {spec: top-1}, "1": ...}` of every finished reference run on the larger validation
-    set (`--rescore-val`), cached in `<out>/rescore.json` by run folder and set."""
+) -> dict[str, dict[str, dict[str, float]]]:
+    """`{ladder: {"0": {spec: top-1}, "1": ...}}` of every finished top-rung run of `wsd` (the
+    references) and `old_proxy` on the larger validation set (`--rescore-val`), cached in
+    `<out>/rescore.json` by run folder and set (None as pool: read the cache only)."""
     cache_path = args.out / "rescore.json"
     cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
     tag = f"val{args.rescore_val}-seed{args.rescore_seed}"
     jobs, keys = [], {}
-    for seed in (0, 1):
-        for name, spec in specs:
-            _, run_dir = _reference_run(seed, spec, str(args.runs_dir))
-            done = run_dir / "result.json"
-            if (
-                not done.is_file()
-                or json.loads(done.read_text())["steps"] < LADDERS["wsd"].rungs[-1]
-            ):
-                continue
-            keys[(seed, name)] = f"{run_dir.name}/{tag}"
-            if keys[(seed, name)] not in cache and pool is not None:
-                job = (seed, name, spec.to_dict(), str(args.runs_dir), args.rescore_val)
-                jobs.append((*job, args.rescore_seed))
+    for ladder in [n for n in ("wsd", "old_proxy") if n in LADDERS]:
+        for seed in (0, 1):
+            for name, spec in specs:
+                trainer, run_dir = _top_run(ladder, seed, spec, str(args.runs_dir))
+                done = run_dir / "result.json"
+                steps = trainer.max_steps
+                if not done.is_file() or (
+                    steps is not None and json.loads(done.read_text())["steps"] < steps
+                ):
+                    continue
+                keys[(ladder, seed, name)] = f"{run_dir.name}/{tag}"
+                if keys[(ladder, seed, name)] not in cache and pool is not None:
+                    job = (ladder, seed, name, spec.to_dict(), str(args.runs_dir))
+                    jobs.append((*job, args.rescore_val, args.rescore_seed))
     for future in as_completed([pool.submit(_rescore_job, job) for job in jobs] if jobs else []):
-        seed, name, top1 = future.result()
-        cache[keys[(seed, name)]] = top1
-        print(f"rescored reference seed {seed} {name}: top-1 {top1:.4f} ({tag})", flush=True)
+        ladder, seed, name, top1 = future.result()
+        cache[keys[(ladder, seed, name)]] = top1
+        print(f"rescored {ladder} seed {seed} {name}: top-1 {top1:.4f} ({tag})", flush=True)
         args.out.mkdir(parents=True, exist_ok=True)
         write_json(cache_path, cache)
-    scores: dict[str, dict[str, float]] = {"0": {}, "1": {}}
-    for (seed, name), key in keys.items():
+    scores: dict[str, dict[str, dict[str, float]]] = {}
+    for (ladder, seed, name), key in keys.items():
         if key in cache:
-            scores[str(seed)][name] = cache[key]
+            scores.setdefault(ladder, {"0": {}, "1": {}})[str(seed)][name] = cache[key]
     return scores
 
 
@@ -302,7 +311,7 @@ def summarise(
     results: dict,
     specs: list[tuple[str, ArchSpec]],
     args: argparse.Namespace,
-    rescored: dict[str, dict[str, float]] | None = None,
+    rescored: dict[str, dict[str, dict[str, float]]] | None = None,
 ) -> dict:
     """The JSON of the module docstring from the runs' results (and the references rescored on
     the larger validation set, if any)."""
@@ -311,8 +320,11 @@ def summarise(
     reference = [s["top1"] for s in _column(results, "wsd", 0, top, names)]
     ref_seed1 = [s["top1"] for s in _column(results, "wsd", 1, top, names)]
     rescored = rescored or {}
-    large = [rescored.get("0", {}).get(n) for n in names]
-    large_seed1 = [rescored.get("1", {}).get(n) for n in names]
+    large = [rescored.get("wsd", {}).get("0", {}).get(n) for n in names]
+    large_seed1 = [rescored.get("wsd", {}).get("1", {}).get(n) for n in names]
+    # the old proxy's runs on the same larger set (both sides measured on it)
+    proxy = [rescored.get("old_proxy", {}).get("0", {}).get(n) for n in names]
+    proxy_seed1 = [rescored.get("old_proxy", {}).get("1", {}).get(n) for n in names]
     rows = []
     for ladder in LADDERS.values():
         for rung in ladder.rungs:
@@ -388,6 +400,10 @@ def summarise(
             ),
             # the same weights on their own 1,000 images and on the larger set
             "tau_vs_own_val": _mean([_tau(large, reference), _tau(large_seed1, ref_seed1)]),
+            "old_proxy_top1": dict(zip(names, proxy, strict=True)),
+            "old_proxy_seed1_top1": dict(zip(names, proxy_seed1, strict=True)),
+            "old_proxy_tau_seeds": _tau(proxy, proxy_seed1),
+            "old_proxy_tau_cross_mean": _mean([_tau(proxy_seed1, large), _tau(proxy, large_seed1)]),
         },
         "rows": rows,
         "accuracies": {
@@ -515,7 +531,7 @@ def main(argv: list[str] | None = None) -> int:
     jobs = [j for j in _jobs(specs, args) if args.seeds is None or j[1] in args.seeds]
     started = time.monotonic()
     results: dict[tuple[str, int, str], dict] = {}
-    rescored: dict[str, dict[str, float]] = {}
+    rescored: dict[str, dict[str, dict[str, float]]] = {}
     if args.report_only:
         for ladder_name, seed, name, spec_dict, steps, runs_dir in jobs:
             ladder = LADDERS[ladder_name]
@@ -529,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
             if done.is_file():
                 results[(ladder_name, seed, name)] = json.loads(done.read_text())
         if args.rescore_val:
-            rescored = rescore_references(specs, args, None)
+            rescored = rescore_runs(specs, args, None)
     else:
         # a process pool whose workers may start their own (the image generator does)
         context = multiprocessing.get_context("spawn")
@@ -552,7 +568,7 @@ def main(argv: list[str] | None = None) -> int:
                         flush=True,
                     )
                 if args.rescore_val:
-                    rescored = rescore_references(specs, args, pool)
+                    rescored = rescore_runs(specs, args, pool)
             except BaseException:  # before the pool's exit, which would wait for running jobs
                 for worker in multiprocessing.active_children():
                     worker.terminate()
@@ -584,6 +600,8 @@ def main(argv: list[str] | None = None) -> int:
                 for r in summary["rows"]
                 if r["bn"] == "recalibrated"
             )
+            + f"; the old proxy scored on it too: {_fmt(large_val['old_proxy_tau_cross_mean'])} "
+            f"(its seeds {_fmt(large_val['old_proxy_tau_seeds'])})"
         )
     print(f"wrote {args.out}/bench_fidelity.json and .png")
     return 0

@@ -55,7 +55,7 @@ class ConfirmRecipe:
     resolution_scale: float = 0.25
     # images of the embedded set it trains and scores on (a study on a folder keeps its own)
     embedded_train_size: int = 10_000
-    embedded_val_size: int = 1_000
+    embedded_val_size: int = 10_000  # 1,000 measure top-1 to +-0.012: the gaps between specs
 
 
 @dataclass(frozen=True)

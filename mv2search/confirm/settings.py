@@ -32,7 +32,7 @@ class ConfirmAppConfig:
     # images of the embedded set the confirmation trains and scores on (the fidelity reference's;
     # a study on an image folder keeps its own data)
     embedded_train_size: int = 10_000
-    embedded_val_size: int = 1_000
+    embedded_val_size: int = 10_000  # scored on 10,000: the reference's order repeats better
     # latency profile of the presets' latency (None: the study's own profile, by name)
     device: DeviceConfig | None = None
     # costs within this fraction count as equal when a found config is set against a preset

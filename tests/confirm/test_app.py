@@ -30,7 +30,7 @@ def test_the_default_is_the_fidelity_benchmarks_reference_recipe():
     assert (t.lr, t.lr_scaling, t.eval_steps) == (None, "sqrt", [])  # the paper's LR table
     assert (cfg.embedded_train_size, cfg.embedded_val_size, cfg.resolution_scale) == (
         10_000,
-        1_000,
+        10_000,
         0.25,
     )
     full = OmegaConf.to_object(compose_confirm(["run=runs/x", "trainer=full"]))

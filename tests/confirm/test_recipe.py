@@ -70,6 +70,6 @@ def test_the_confirmation_trains_on_the_recipes_images_of_the_embedded_set(sourc
     full = confirm_evaluator(study, recipe)
     got = full.training.data_options
     sizes = (got.embedded_train_size, got.embedded_val_size)
-    assert sizes == ((10_000, 1_000) if source == "embedded" else (2000, 500))
+    assert sizes == ((10_000, 10_000) if source == "embedded" else (2000, 500))
     assert got.subset == 0.5 and full.training.seed == 3 and full.training.data_source == source
     assert full.training.trainer == recipe.trainer and full.settings.resolution_scale == 0.25
