@@ -138,9 +138,12 @@ def confirm_evaluator(evaluator: Evaluator, recipe: ConfirmRecipe) -> Evaluator:
         recipe: The confirmation recipe.
 
     Returns:
-        The confirmation's evaluator.
+        The confirmation's evaluator (accuracy by training, also for a supernet-scored study).
     """
-    settings = dataclasses.replace(evaluator.settings, resolution_scale=recipe.resolution_scale)
+    # the confirmation trains every config, whatever scored the study (a supernet included)
+    settings = dataclasses.replace(
+        evaluator.settings, resolution_scale=recipe.resolution_scale, accuracy="train"
+    )
     training = dataclasses.replace(evaluator.training, trainer=recipe.trainer)
     if training.data_source == EMBEDDED:
         options = dataclasses.replace(

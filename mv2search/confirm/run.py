@@ -138,7 +138,16 @@ def _evaluators(
     evaluator = dataclasses.replace(stored.evaluator, torch_device=cfg.torch_device)
     # without a latency objective the profile is never used; the Evaluator still wants one
     device = device or DeviceProfile(name="unused")
-    proxy = Evaluator(metrics, stored.training, device, evaluator, runs_dir)
+    # a supernet-scored study's proxy is its supernet: the space and budgets it was trained for
+    proxy = Evaluator(
+        metrics,
+        stored.training,
+        device,
+        evaluator,
+        runs_dir,
+        space=settings.space or None,
+        budgets=settings.objectives.budgets,
+    )
     full = confirm_evaluator(proxy, _recipe(cfg))
     return proxy, full
 

@@ -154,6 +154,9 @@ class AttentionStages:
                     "parameter, so its layers would never be used"
                 )
             self.dims.append((blocks_dim, type_dim))
+        # the FFN multiplier sizes the attention layers' FFNs: inactive in a spec without any
+        ffn = [j for j, p in enumerate(self.parameters) if p.field == "ffn_multiplier"]
+        self.ffn_dim: int | None = ffn[0] if len(ffn) == 1 and ffn[0] is not None else None
 
     def values(self, raw: Sequence[Any], stage: int) -> tuple[int, str]:
         """Layer count and type of a stage before the coupling."""
@@ -161,6 +164,14 @@ class AttentionStages:
         blocks = raw[blocks_dim] if blocks_dim is not None else self.base.attn_blocks[stage]
         kind = raw[type_dim] if type_dim is not None else self.base.attn_types[stage]
         return blocks, kind
+
+    def has_attention(self, raw: Sequence[Any]) -> bool:
+        """Whether any stage has attention layers (a count above 0 and a type other than
+        'none')."""
+        return any(
+            blocks != 0 and kind != "none"
+            for blocks, kind in (self.values(raw, stage) for stage in range(len(self.dims)))
+        )
 
     def inactive(self, raw: Sequence[Any]) -> list[int]:
         """Coordinates whose value does not change the decoded spec."""
@@ -171,13 +182,17 @@ class AttentionStages:
                 out.append(type_dim)
             if blocks_dim is not None and blocks != 0 and kind == "none":
                 out.append(blocks_dim)
+        if self.ffn_dim is not None and not self.has_attention(raw):
+            out.append(self.ffn_dim)
         return out
 
     def canonicalise(self, raw: list[Any]) -> list[Any]:
         """Set inactive coordinates to their canonical value (in place; returns `raw`).
 
         A type 'none' with layers > 0 becomes 0 layers when 0 is on the count grid (else the
-        lowest count); a stage with 0 layers gets index 0 of its type values.
+        lowest count); a stage with 0 layers gets index 0 of its type values; without attention
+        in any stage the FFN multiplier (which only sizes attention FFNs) gets its lowest grid
+        value, so that specs that build the same network have one signature.
         """
         for stage, (blocks_dim, type_dim) in enumerate(self.dims):
             blocks, kind = self.values(raw, stage)
@@ -186,6 +201,10 @@ class AttentionStages:
                 blocks = raw[blocks_dim] = 0 if 0 in grid else grid[0]
             if blocks == 0 and type_dim is not None:
                 raw[type_dim] = (self.parameters[type_dim].values or ())[0]
+        if self.ffn_dim is not None and not self.has_attention(raw):
+            grid = self.parameters[self.ffn_dim].grid()
+            if grid:
+                raw[self.ffn_dim] = min(grid)
         return raw
 
     def read(self, spec: ArchSpec, raw: list[Any], space: str) -> None:

@@ -219,7 +219,7 @@ class SearchSpace:
             ValueError: for a wrong shape or a non-finite coordinate.
         """
         rows, single = self._rows(x)
-        specs = [self._build(self._round(row)) for row in rows]
+        specs = [self._build(self._stages.canonicalise(self._round(row))) for row in rows]
         return specs[0] if single else specs
 
     def snap(self, x: torch.Tensor) -> torch.Tensor:

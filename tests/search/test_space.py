@@ -125,6 +125,21 @@ def test_inactive_type_coordinate_is_canonical():
     assert not active[10] and bool(active[:10].all()) and bool(active[11:].all())
 
 
+def test_without_attention_the_ffn_multiplier_is_inactive_and_canonical():
+    space = load_space("mv2")
+    x = space.encode(get_preset("mobilevitv2_100").replace(num_classes=10))
+    x[7:10] = 0.0  # no attention layers in any stage: no FFN to size
+    specs = []
+    for ffn in (0.0, 1.0, 2.0):  # 1.5, 2.0, 3.0
+        x[13] = ffn
+        specs.append(space.decode(x))
+        assert space.snap(x)[13] == 0.0 and not space.is_active(x)[13]
+    assert {s.ffn_multiplier for s in specs} == {1.5}
+    assert len({s.signature for s in specs}) == 1  # one network, one signature
+    x[8] = 2.0  # attention again in stage 4: the multiplier counts
+    assert space.is_active(x)[13] and space.decode(x).ffn_multiplier == 3.0
+
+
 def test_mv2_attention_placement():
     space = load_space("mv2_attention")
     spec = space.decode(torch.tensor([3.0, 1.0, 0.0]))

@@ -64,6 +64,16 @@ def test_trains_once_then_reads_back_and_the_search_trains_nothing(space, tmp_pa
     assert (checkpoint.stat().st_mtime_ns, checkpoint.read_bytes()) == written  # ... trained
     assert not list(cwd.iterdir())  # everything under runs_dir
 
+    # its front is confirmed like any other: trained with the (here cut-down) reference recipe
+    (study,) = [p for p in runs.iterdir() if (p / "trials.csv").is_file()]
+    recipe = ["top_k=1", "presets=false", "trainer.schedule_steps=4", "trainer.batch_size=8"]
+    recipe += ["embedded_train_size=40", "embedded_val_size=10"]
+    confirmed = _run("confirm.py", f"run={study}", *recipe, cwd=cwd)
+    assert confirmed.returncode == 0, confirmed.stderr[-3000:]
+    (config,) = json.loads((study / "confirm" / "confirmation.json").read_text())["configs"]
+    assert config["kind"] == "found" and 0.0 <= config["full_accuracy"] <= 1.0
+    assert config["full_run"].startswith(str(runs / "train"))  # trained, not inherited
+
 
 @pytest.mark.parametrize(
     ("override", "message"),
