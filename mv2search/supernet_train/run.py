@@ -51,7 +51,7 @@ from mv2search.supernet.bounds import SpaceLike
 from mv2search.supernet_train.config import SupernetTrainConfig
 from mv2search.supernet_train.sampler import Feasibility, SubnetSampler
 from mv2search.supernet_train.sandwich import SandwichLosses, proxy_resolution, sandwich_backward
-from mv2search.train.checkpoint import load_checkpoint, save_checkpoint, write_json
+from mv2search.train.checkpoint import load_own_checkpoint, save_checkpoint, write_json
 from mv2search.train.distributed import DistContext, all_reduce_sum, init_distributed
 from mv2search.train.numerics import clip_gradients, use_bf16
 from mv2search.train.optim import build_optimizer, lr_at, warmup_steps_for
@@ -214,15 +214,10 @@ class SupernetRun:
             save_checkpoint(self.run_dir / CHECKPOINT, self._state())
 
     def _restore(self) -> None:
-        path = self.run_dir / CHECKPOINT
-        if not path.is_file():
+        differs = "space, budget, data, recipe or seed"
+        state = load_own_checkpoint(self.run_dir / CHECKPOINT, self.identity, differs)
+        if state is None:
             return
-        state = load_checkpoint(path)
-        if state["identity"] != self.identity:
-            raise ValueError(
-                f"{path} belongs to a different run (space, budget, data, recipe or seed "
-                "differ); delete the folder to start afresh"
-            )
         self.supernet.load_state_dict(state["model"])
         if state["optimizer"] is not None:
             self.optimizer.load_state_dict(state["optimizer"])

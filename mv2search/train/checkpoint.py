@@ -10,7 +10,7 @@ import torch
 
 from mv2search.files import atomic_writer, write_json
 
-__all__ = ["save_checkpoint", "load_checkpoint", "write_json"]
+__all__ = ["save_checkpoint", "load_checkpoint", "load_own_checkpoint", "write_json"]
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
@@ -42,3 +42,28 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise ValueError(
             f"{path}: unreadable training checkpoint ({err}); delete it to start the run afresh"
         ) from err
+
+
+def load_own_checkpoint(path: Path, identity: Any, differs: str) -> dict[str, Any] | None:
+    """The checkpoint of a run that is resuming: None before its first, an error for another's.
+
+    Args:
+        path: The run's checkpoint file (it need not exist).
+        identity: What the run's checkpoints record as theirs (spec, recipe, seed, data ...).
+        differs: The fields the error names as possibly different, e.g. "spec, trainer or seed".
+
+    Returns:
+        The state, or None when `path` is not a file.
+
+    Raises:
+        ValueError: naming the file, when it cannot be read or belongs to a different run.
+    """
+    if not path.is_file():
+        return None
+    state = load_checkpoint(path)
+    if state["identity"] != identity:
+        raise ValueError(
+            f"{path} belongs to a different run ({differs} differ); choose another run folder "
+            "or delete it to start afresh"
+        )
+    return state

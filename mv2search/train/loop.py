@@ -38,7 +38,7 @@ from mv2search.arch import ArchSpec, build_model, load_timm_state_dict, read_che
 from mv2search.data import DataSplits, derive_seed
 from mv2search.data.loader import EpochSampler, build_loader, steps_per_epoch
 from mv2search.train.bn import recalibrate_bn
-from mv2search.train.checkpoint import load_checkpoint, save_checkpoint, write_json
+from mv2search.train.checkpoint import load_own_checkpoint, save_checkpoint, write_json
 from mv2search.train.config import TrainerConfig
 from mv2search.train.distributed import DistContext, all_reduce_sum, init_distributed
 from mv2search.train.evaluate import evaluate, sync_buffers
@@ -179,15 +179,12 @@ class TrainRun:
             save_checkpoint(self.run_dir / CHECKPOINT, self._state())
 
     def _restore(self) -> None:
-        path = self.run_dir / CHECKPOINT if self.run_dir is not None else None
-        if path is None or not path.is_file():
+        if self.run_dir is None:
             return
-        state = load_checkpoint(path)
-        if state["identity"] != self.identity:
-            raise ValueError(
-                f"{path} belongs to a different run (spec, trainer, seed, data or process count "
-                "differ); choose another run folder or delete it to start afresh"
-            )
+        differs = "spec, trainer, seed, data or process count"
+        state = load_own_checkpoint(self.run_dir / CHECKPOINT, self.identity, differs)
+        if state is None:
+            return
         self.model.load_state_dict(state["model"])
         if self.ema is not None:
             self.ema.module.load_state_dict(state["ema"])

@@ -53,6 +53,7 @@ EXTREMES = {
         width_multiplier=1.0,
         attn_blocks=(0, 0, 0),
         attn_types=("none", "none", "none"),
+        ffn_multiplier=1.5,  # canonical: the space's lowest when no stage has attention
         num_classes=10,
     ),
 }

@@ -165,6 +165,17 @@ def test_a_second_call_is_answered_by_the_cache(task, tmp_path, monkeypatch, tin
     assert run_key(cache, cfg) == run_key(task, mechanics) == run_key(task, cfg)
 
 
+def test_a_checkpoint_of_another_run_is_refused(task, tmp_path):
+    cfg = dataclasses.replace(CFG, steps=2)
+    first = train_supernet(task, cfg, runs_dir=tmp_path)
+    other = dataclasses.replace(task, seed=1)
+    folder = tmp_path / "supernet" / run_key(other, cfg)
+    folder.mkdir(parents=True)
+    (folder / "checkpoint.pt").write_bytes((first.run_dir / "checkpoint.pt").read_bytes())
+    with pytest.raises(ValueError, match="checkpoint.pt belongs to a different run"):
+        train_supernet(other, cfg, runs_dir=tmp_path)
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [
