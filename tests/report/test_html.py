@@ -134,7 +134,14 @@ def test_report_is_self_contained_with_plots_and_every_trial(study):
     trials = _table(page, "trials")
     assert trials.count("<tr>") == 1 + 3  # header + every trial
     numeric = re.findall(r'<th data-type="number">(\w+)</th>', trials)
-    assert numeric == ["trial", "accuracy", "latency_ms", "gmacs", "mparams", "propose_s", "train_s"] + [
+    assert numeric == [
+        "trial",
+        "accuracy",
+        "latency_ms",
+        "gmacs",
+        "mparams",
+        "propose_s",
+        "train_s",
         "width_multiplier",
         "image_size",
         "ffn_multiplier",
