@@ -167,6 +167,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--num-random", type=int, default=2, help="random subnets per sandwich")
     parser.add_argument("--teacher", default="budget", choices=["budget", "space"])
+    parser.add_argument(
+        "--attention-free", action="store_true", help="train the teacher's attention-free twin too"
+    )
     parser.add_argument("--bn-images", type=int, default=320, help="BatchNorm re-estimation")
     parser.add_argument("--specs", type=int, default=16, help="drawn as bench_fidelity does")
     parser.add_argument("--gmacs", type=float, default=0.5, help="the supernet's budget")
@@ -212,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
             batch_size=args.batch_size,
             num_random=args.num_random,
             teacher=args.teacher,
+            attention_free=args.attention_free,
             bn_images=args.bn_images,
         ),
     )
@@ -315,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
             "batch_size": args.batch_size,
             "num_random": args.num_random,
             "teacher": args.teacher,
+            "attention_free": args.attention_free,
             "bn_images": args.bn_images,
             "resolution_scale": args.resolution_scale,
             "gmacs": args.gmacs,

@@ -121,6 +121,8 @@ class SupernetScoreConfig:
     num_random: int = 2  # random feasible subnets per step besides the largest and smallest
     # the teacher: budget (the largest feasible subnet) or space (the space's largest, over budget)
     teacher: str = "budget"
+    # also train the teacher's attention-free twin every step (`SupernetTrainConfig`)
+    attention_free: bool = False
     # training images BatchNorm statistics are re-estimated on: one seeded draw, the same for
     # every candidate (the attention layers' GroupNorm(1) has no statistics)
     bn_images: int = 320

@@ -89,6 +89,7 @@ def supernet_recipe(settings: EvaluatorConfig) -> SupernetTrainConfig:
             batch_size=recipe.batch_size,
             num_random=recipe.num_random,
             teacher=recipe.teacher,
+            attention_free=recipe.attention_free,
             resolution_scale=settings.resolution_scale,
         )
     except ValueError as err:

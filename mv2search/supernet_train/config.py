@@ -33,6 +33,10 @@ class SupernetTrainConfig:
     # subnet (`SubnetSampler.largest`); space, the space's largest (`SubnetSampler.top`), over
     # the budget if need be, so that every channel and block is trained at every step
     teacher: str = "budget"
+    # also train, every step, the teacher's attention-free twin (its width, resolution and IR
+    # depths, no attention layer), distilled like the others: stand-alone, specs with fewer
+    # attention layers rank higher, inherited lower (README, "Rank fidelity")
+    attention_free: bool = False
     resolution_scale: float = 0.25  # a subnet trains at round(image_size x this), as the search
     lr: float | None = None  # peak LR (None: the paper's table at the largest's width)
     weight_decay: float | None = None  # AdamW decay (None: the paper's table)
@@ -70,6 +74,8 @@ class SupernetTrainConfig:
         _check("warmup_max_fraction", value, _is_number(value) and 0 <= value <= 1, "[0, 1]")
         value = self.warmup_init_lr
         _check("warmup_init_lr", value, _is_number(value) and value >= 0, "a number >= 0")
+        value = self.attention_free
+        _check("attention_free", value, isinstance(value, bool), "true or false")
         for name, allowed in (
             ("lr_scaling", LR_SCALINGS),
             ("precision", PRECISIONS),
@@ -84,6 +90,8 @@ class SupernetTrainConfig:
         values = asdict(self)
         for name in _MECHANICS:
             del values[name]
+        if not values["attention_free"]:  # a field added later: runs cached before keep their key
+            del values["attention_free"]
         return values
 
     def peak_lr_and_decay(self, width_multiplier: float) -> tuple[float, float]:

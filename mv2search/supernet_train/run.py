@@ -49,7 +49,7 @@ from mv2search.data.loader import EpochSampler, build_loader, steps_per_epoch
 from mv2search.supernet import Supernet
 from mv2search.supernet.bounds import SpaceLike
 from mv2search.supernet_train.config import SupernetTrainConfig
-from mv2search.supernet_train.sampler import Feasibility, SubnetSampler
+from mv2search.supernet_train.sampler import Feasibility, SubnetSampler, attention_free_twin
 from mv2search.supernet_train.sandwich import SandwichLosses, proxy_resolution, sandwich_backward
 from mv2search.train.checkpoint import load_own_checkpoint, save_checkpoint, write_json
 from mv2search.train.distributed import DistContext, all_reduce_sum, init_distributed
@@ -183,6 +183,7 @@ class SupernetRun:
             task.space, task.feasible, seed=task.seed, max_tries=cfg.max_tries
         )
         self.teacher = self.sampler.largest if cfg.teacher == "budget" else self.sampler.top
+        self.twins = [attention_free_twin(self.teacher)] if cfg.attention_free else []
         self.resolution = proxy_resolution(self.sampler.max_image_size, cfg.resolution_scale)
         torch.manual_seed(task.seed)
         self.supernet = Supernet(task.space).to(self.device)
@@ -301,7 +302,7 @@ class SupernetRun:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         sampler = self.sampler
-        subnets = [self.teacher, sampler.smallest, *sampler.sample(cfg.num_random)]
+        subnets = [self.teacher, sampler.smallest, *sampler.sample(cfg.num_random), *self.twins]
         self.supernet.train()
         self.optimizer.zero_grad(set_to_none=True)
         images, labels = images.to(self.device), labels.to(self.device)

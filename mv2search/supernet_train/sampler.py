@@ -39,9 +39,17 @@ from mv2search.arch import ArchSpec
 from mv2search.cost import count_macs, count_params
 from mv2search.supernet.bounds import SpaceLike
 
-__all__ = ["CONTINUOUS_POINTS", "Feasibility", "SubnetSampler"]
+__all__ = ["CONTINUOUS_POINTS", "Feasibility", "SubnetSampler", "attention_free_twin"]
 
 CONTINUOUS_POINTS = 9  # grid of a coordinate without one (every space file here has grids)
+
+
+def attention_free_twin(spec: ArchSpec) -> ArchSpec:
+    """`spec` with no attention layer (every stage 0 blocks, type `none`): its width, resolution,
+    IR depths and FFN multiplier kept. Cheaper than `spec` in MACs and parameters, so within any
+    budget that `spec` meets."""
+    stages = len(spec.attn_blocks)
+    return spec.replace(attn_blocks=(0,) * stages, attn_types=("none",) * stages, name="")
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from mv2search.cost import count_macs
 from mv2search.supernet_train import (
     Feasibility,
     SupernetRun,
@@ -19,6 +20,7 @@ from mv2search.supernet_train import (
     run_key,
     train_supernet,
 )
+from mv2search.supernet_train.sampler import attention_free_twin
 from mv2search.train.checkpoint import load_checkpoint
 
 # 6 steps of 8 images over a 40-image set (5 steps an epoch: the run crosses an epoch end)
@@ -65,6 +67,41 @@ def test_sandwich_steps_lower_the_loss_of_the_largest_and_the_smallest(task, tmp
     # measured: 2.29 -> 0.05 (largest), 2.30 -> 0.10 (smallest)
     assert after[0] < 0.5 * before[0] and after[1] < 0.5 * before[1], (before, after)
     assert run.step == cfg.steps and [row["step"] for row in run.history] == list(range(1, 9))
+
+
+def test_the_attention_free_twin_is_distilled_at_every_step(task, tmp_path):
+    cfg = dataclasses.replace(CFG, attention_free=True)
+    run = SupernetRun(task, cfg, runs_dir=tmp_path)
+    (twin,) = run.twins
+    teacher = run.teacher
+    assert twin == attention_free_twin(teacher) and twin.attn_blocks == (0, 0, 0)
+    assert (twin.width_multiplier, twin.image_size, twin.ir_depths, twin.attn_types) == (
+        teacher.width_multiplier,
+        teacher.image_size,
+        teacher.ir_depths,
+        ("none",) * 3,
+    )
+    assert sum(teacher.attn_blocks) > 0 and count_macs(twin) < count_macs(teacher)
+    # it keys the run; the default's key is the one runs had before the option existed
+    assert "attention_free" not in CFG.identity() and cfg.identity()["attention_free"] is True
+    assert run.run_dir != SupernetRun(task, CFG, runs_dir=tmp_path).run_dir
+    images = torch.stack([run.data.train[i][0] for i in range(8)])
+    labels = torch.tensor([run.data.train[i][1] for i in range(8)])
+    run.supernet.train()
+    with torch.no_grad():  # train mode: batch statistics, so the step's forward gives the same
+        soft = F.softmax(_logits(run, teacher, images), dim=-1)
+        expected = F.kl_div(
+            F.log_softmax(_logits(run, twin, images), dim=-1), soft, reduction="batchmean"
+        )
+    losses = run.train_step(images, labels)
+    assert len(losses.distill) == 2 + cfg.num_random  # smallest, random, twin
+    assert losses.distill[-1] == pytest.approx(expected.item(), rel=1e-4)
+
+
+def _logits(run: SupernetRun, spec, images) -> torch.Tensor:
+    side = proxy_resolution(spec.image_size, run.cfg.resolution_scale)
+    with run.supernet.active(spec):
+        return run.supernet(resize(images, side))
 
 
 def test_the_space_teacher_is_the_spaces_largest_over_the_budget(task, tmp_path):
@@ -198,6 +235,7 @@ def test_a_checkpoint_of_another_run_is_refused(task, tmp_path):
         ("checkpoint_every_steps", 0),
         ("steps", 2.5),
         ("teacher", "biggest"),
+        ("attention_free", "yes"),
     ],
 )
 def test_bad_config_values_name_the_field(field, value):
