@@ -197,6 +197,13 @@ def _top_run(ladder_name: str, seed: int, spec: ArchSpec, runs_dir: str):
 RescoreJob = tuple[str, int, str, dict[str, Any], str, int, int]
 
 
+def larger_val(options: DataOptions, image_size: int, size: int, seed: int) -> Any:
+    """The embedded validation split of `size` images drawn with data seed `seed`, at
+    `image_size` px and untransformed: the set every run is rescored on (`--rescore-val`)."""
+    larger = dataclasses.replace(options, embedded_val_size=size)
+    return build_datasets("embedded", image_size, policy="none", seed=seed, options=larger).val
+
+
 def _rescore_job(job: RescoreJob) -> tuple[str, int, str, float]:
     """Score the finished run of (ladder, seed, spec) at its last step on `val_size` validation
     images of data seed `val_seed`, one set for every run (`TrainRun.rescore`: the same decay
@@ -209,8 +216,7 @@ def _rescore_job(job: RescoreJob) -> tuple[str, int, str, float]:
     size = int(trainer.image_size or 0)
     options = ladder.data.under(runs_dir)
     own = build_datasets("embedded", size, policy=trainer.augment, seed=seed, options=options)
-    larger = dataclasses.replace(options, embedded_val_size=val_size)
-    val = build_datasets("embedded", size, policy="none", seed=val_seed, options=larger).val
+    val = larger_val(options, size, val_size, val_seed)
     run = TrainRun(
         dataclasses.replace(spec, image_size=size, num_classes=own.num_classes),
         dataclasses.replace(own, val=val),

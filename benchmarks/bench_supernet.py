@@ -227,9 +227,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         if args.score_val is None:
             return sets
-        larger = dataclasses.replace(options, embedded_val_size=args.score_val)
-        seed = args.score_val_seed
-        val = build_datasets("embedded", image_size, policy="none", seed=seed, options=larger).val
+        val = _fidelity_module().larger_val(
+            options, image_size, args.score_val, args.score_val_seed
+        )
         return dataclasses.replace(sets, val=val)  # the images the references were rescored on
 
     device = torch.device("cpu")
