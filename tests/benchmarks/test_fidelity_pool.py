@@ -51,7 +51,8 @@ def test_top_only_cost_recovers_step_and_scoring_costs():
 
 def _pool(n: int = 10, seed: int = 0) -> list:
     """`n` members of mv2 within 0.5 GMACs, accuracies made up per rung (rising, and higher for
-    larger MACs at the top), costs from `_rows` scaled by MACs."""
+    larger MACs), the old proxy's lower for larger MACs (it ranks otherwise), costs from `_rows`
+    scaled by MACs."""
     space, members = load_space("mv2"), []
     for spec in space.sample(20 * n, seed=seed):
         gmacs = exact_metrics(spec, ("gmacs",))["gmacs"]
@@ -68,7 +69,7 @@ def _pool(n: int = 10, seed: int = 0) -> list:
                 top1,
                 tuple(r["wall_s"] for r in rows),
                 pool_mod.top_only_cost(rows),
-                top1[1] - 0.05,
+                0.5 - 0.2 * gmacs + 0.001 * k,
                 10.0,
             )
         )
@@ -99,7 +100,7 @@ def test_costs_continue_and_top_only_runs_skip_lower_branches():
     assert task.cost(m.x, 3, None) == pytest.approx(m.top_only_s)
     assert m.top_only_s < m.cum_s[-1]
     assert task.cost(m.x, 1, None, proxy=True) == 10.0
-    assert task.score(m.x, 1, proxy=True)["accuracy"] == pytest.approx(m.top1[1] - 0.05)
+    assert task.score(m.x, 1, proxy=True)["accuracy"] == m.proxy_top1
     assert task.score(m.x, 2) == {"accuracy": m.top1[2], "gmacs": m.gmacs}
 
 
@@ -139,3 +140,17 @@ def test_moasha_draws_members_without_repeats():
 def test_a_pool_with_too_few_trained_specs_names_the_command(tmp_path):
     with pytest.raises(SystemExit, match="build the pool"):
         pool_mod.load_pool(10, tmp_path)
+
+
+def test_the_proxy_search_read_on_its_own_front():
+    """`sf_proxy_front`, having evaluated the whole pool, is measured on the members of its
+    proxy-accuracy front scored at the top rung: no more than every member at the top."""
+    task = pool_mod.PoolTask(_pool(8), 4)
+    run = search_mod.simulate(search_mod.METHODS["sf_proxy_front"](task, 0, 3), budget=1e9)
+    objectives, members = task.problem.objectives, task.members
+    proxy = torch.tensor([[m.proxy_top1, m.gmacs] for m in members], dtype=torch.float64)
+    top = torch.tensor([[m.top1[-1], m.gmacs] for m in members], dtype=torch.float64)
+    expected = objectives.hypervolume(top[objectives.pareto_mask(proxy)])
+    assert run.n_specs == len(members)
+    assert run.hypervolume[-1] == pytest.approx(expected)
+    assert expected < task.problem.max_hv  # the proxy's front is not the top rung's
