@@ -1,6 +1,6 @@
 """Asynchronous multi-objective successive halving: the promotion rule on a hand-made rung table,
-and real searches with `fidelity=asha` (two worker processes on one file study, a promotion
-killed mid-training and resumed)."""
+and real searches with `fidelity=asha` (two worker processes on one file study, three on one
+PostgreSQL study, a promotion killed mid-training and resumed)."""
 
 from __future__ import annotations
 
@@ -111,6 +111,19 @@ def test_two_workers_on_one_file_study_never_train_a_rung_twice(tmp_path):
     pareto = json.loads((out / "pareto.json").read_text())["points"]
     top = {r.number for r in records if r.rung == 2}
     assert pareto and {p["number"] for p in pareto} <= top  # the front is of the top rung
+
+
+@pytest.mark.slow
+def test_three_workers_on_one_postgresql_study_never_train_a_rung_twice(tmp_path, postgres_url):
+    # `workers=3`: three real processes from one command, on one PostgreSQL study on loopback
+    storage = ["storage=postgresql", f"storage.url={postgres_url}"]
+    cmd = [*_cmd(tmp_path, "optimizer.n_trials=6", *storage), "workers=3"]
+    cmd.remove("workers=1")
+    done = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    worker = SearchWorker(search_config(_asha("optimizer.n_trials=6", *storage), tmp_path))
+    _check_rungs(worker, 6)
+    assert len({r.pid for r in worker.store.records()}) == 3  # every worker trained
 
 
 def test_a_killed_promotion_resumes_and_the_study_ends_as_if_never_killed(tmp_path):
