@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib.util
 import json
 import math
 import statistics
@@ -53,6 +52,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import bench_fidelity  # benchmarks/, on the path of a script run from it
 import torch
 import yaml
 from scipy.stats import kendalltau, spearmanr
@@ -69,17 +69,6 @@ from mv2search.train import TrainerConfig, load_trainer
 
 OUT = Path("runs/benchmarks")
 FIDELITY = OUT / "bench_fidelity" / "bench_fidelity.json"
-
-
-def _fidelity_module() -> Any:
-    """`benchmarks/bench_fidelity.py`, imported by path (it is a script, not a package)."""
-    path = Path(__file__).resolve().parent / "bench_fidelity.py"
-    spec = importlib.util.spec_from_file_location("bench_fidelity", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("bench_fidelity", module)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _tau(x: list[float], y: list[float]) -> float | None:
@@ -199,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     fidelity = json.loads(args.fidelity.read_text())
     reference, reference_seed1 = references(fidelity, args)
-    specs = _fidelity_module().draw_specs(args.specs)
+    specs = bench_fidelity.draw_specs(args.specs)
 
     mapping = yaml.safe_load((spaces_dir() / "mv2.yaml").read_text())
     options = DataOptions(
@@ -227,9 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         if args.score_val is None:
             return sets
-        val = _fidelity_module().larger_val(
-            options, image_size, args.score_val, args.score_val_seed
-        )
+        val = bench_fidelity.larger_val(options, image_size, args.score_val, args.score_val_seed)
         return dataclasses.replace(sets, val=val)  # the images the references were rescored on
 
     device = torch.device("cpu")
@@ -419,7 +406,7 @@ def finetune(scorer: SupernetScorer, spec: ArchSpec, key: str, args: argparse.Na
     """`{rung: top-1}` of `spec`'s inherited weights trained on for `args.finetune` steps with the
     fidelity benchmark's `wsd` recipe (its schedule laid over the last of them, BN re-estimated),
     on the same data and seed as the reference; cached like every run under `runs/train/`."""
-    fidelity = _fidelity_module()
+    fidelity = bench_fidelity
     ladder = fidelity.ladders(fidelity.parse_args([]))["wsd"]
     weights = args.out / "inherited" / key / f"{spec.signature[:16]}.pt"
     if not weights.is_file():

@@ -25,9 +25,7 @@ c + e` per rung increment by least squares (`c` a step, `e` a scoring), as `(250
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,17 +83,6 @@ class PoolSpace:
         return self.members[nearest].reshape(x.shape)
 
 
-def _fidelity_module() -> Any:
-    """`benchmarks/bench_fidelity.py`, imported by path (it is a script, not a package)."""
-    path = Path(__file__).resolve().parent / "bench_fidelity.py"
-    spec = importlib.util.spec_from_file_location("bench_fidelity", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("bench_fidelity", module)
-    spec.loader.exec_module(module)
-    return module
-
-
 def top_only_cost(rows: list[dict[str, Any]]) -> float:
     """CPU-seconds of a run straight to the last rung of `rows` (the ladder's scored history
     rows: `step`, `decay_steps`, cumulative `wall_s`): `c` per step and `e` per scoring fitted
@@ -112,7 +99,8 @@ def top_only_cost(rows: list[dict[str, Any]]) -> float:
 def load_pool(n_specs: int, runs_dir: Path = Path("runs")) -> list[Member]:
     """The pool's members whose `wsd` run (seed 0) reached the top rung and whose old-proxy run
     finished; raises SystemExit naming the command when fewer than 8 did."""
-    fidelity = _fidelity_module()
+    import bench_fidelity as fidelity  # benchmarks/, on the path of a script run from it
+
     args = fidelity.parse_args(["--specs", str(n_specs), "--runs-dir", str(runs_dir)])
     fidelity._init(vars(args))
     space, rungs = load_space("mv2"), tuple(args.rungs)

@@ -3,7 +3,6 @@ benchmarks/bench_fidelity_search.py: costs, the pool's space, methods that exhau
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -13,21 +12,10 @@ import torch
 from mv2search.search.space import load_space
 from mv2search.study.objectives import exact_metrics
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
-
-def _module(name: str):
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-pool_mod = _module("fidelity_pool")
-search_mod = _module("bench_fidelity_search")
+# the benchmarks are scripts that import each other from their folder, as when run from it
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+import bench_fidelity_search as search_mod  # noqa: E402
+import fidelity_pool as pool_mod  # noqa: E402
 
 RUNGS = (31, 62, 125, 250)
 
