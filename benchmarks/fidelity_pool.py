@@ -39,7 +39,6 @@ from mv2search.study.objectives import Objective, Objectives, exact_metrics
 
 # own units: top-1 below every top-rung score of the pool, and 1.1 x the 0.5 GMACs budget
 REFERENCE_POINT = (0.5, 0.55)
-FIDELITY_OUT = Path("runs/benchmarks/bench_fidelity_pool")
 
 
 @dataclass(frozen=True)
