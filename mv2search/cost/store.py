@@ -46,6 +46,26 @@ CREATE TABLE IF NOT EXISTS fingerprint (
 """
 
 
+def _use_wal(db: sqlite3.Connection, timeout_s: float = 60.0) -> None:
+    """Switch the file to write-ahead logging (it stays so: later connections only check).
+
+    The switch needs the file to itself, and SQLite reports "database is locked" at once,
+    without waiting on the busy timeout, when another process is switching or creating it
+    (several workers opening a new store together: 2 of 30 trials of 6 processes failed), so it
+    is retried here until `timeout_s`."""
+    if db.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+        return
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 class LatencyStore:
     """A SQLite latency store (created on first use; `runs/latency.sqlite` by default)."""
 
@@ -62,8 +82,8 @@ class LatencyStore:
     def _connect(self) -> Iterator[sqlite3.Connection]:
         db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA busy_timeout=60000")
+            _use_wal(db)
             yield db
         finally:
             db.close()

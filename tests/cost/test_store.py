@@ -49,6 +49,36 @@ def test_concurrent_writers_from_two_processes(tmp_path):
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
+def _opener(path: str, barrier, failures) -> None:
+    barrier.wait()  # every process opens the new store at the same moment
+    try:
+        LatencyStore(path)
+    except ValueError as err:
+        failures.put(str(err))
+
+
+def test_many_processes_creating_one_store_at_once(tmp_path):
+    """Search workers started together each open the (new) latency store: switching a new file
+    to WAL is refused at once ("database is locked") while another process holds it, which
+    failed a four-worker search; 2 of 30 rounds of 6 processes failed before the retry."""
+    context = multiprocessing.get_context("fork")
+    failures = context.Queue()
+    for round_ in range(20):
+        path = str(tmp_path / f"latency{round_}.sqlite")
+        barrier = context.Barrier(6)
+        openers = [
+            context.Process(target=_opener, args=(path, barrier, failures)) for _ in range(6)
+        ]
+        for process in openers:
+            process.start()
+        for process in openers:
+            process.join(timeout=120)
+            assert process.exitcode == 0
+        assert failures.empty(), failures.get()
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
 def test_corrupt_store_is_a_clear_error(tmp_path):
     path = tmp_path / "latency.sqlite"
     path.write_bytes(b"this is not a database" * 100)
