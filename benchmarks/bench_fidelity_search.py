@@ -3,7 +3,7 @@ and a real reduced search over a pool of trained specs.
 
     python benchmarks/bench_fidelity_search.py                  # 5 seeds
     python benchmarks/bench_fidelity_search.py --seeds 1 --budget 10   # a smoke test
-    python benchmarks/bench_fidelity_search.py --pool 48 --seeds 3 --n-initial 6   # the real one
+    python benchmarks/bench_fidelity_search.py --pool 48 --seeds 5 --n-initial 6   # the real one
 
 `--pool N`: the first N specs of `bench_fidelity.py`'s draw, trained once (seed 0) on 10,000
 embedded images along the `wsd` ladder (31/62/125/250 steps) and with the old proxy; every method
