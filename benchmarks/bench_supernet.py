@@ -406,8 +406,7 @@ def finetune(scorer: SupernetScorer, spec: ArchSpec, key: str, args: argparse.Na
     """`{rung: top-1}` of `spec`'s inherited weights trained on for `args.finetune` steps with the
     fidelity benchmark's `wsd` recipe (its schedule laid over the last of them, BN re-estimated),
     on the same data and seed as the reference; cached like every run under `runs/train/`."""
-    fidelity = bench_fidelity
-    ladder = fidelity.ladders(fidelity.parse_args([]))["wsd"]
+    ladder = bench_fidelity.ladders(bench_fidelity.parse_args([]))["wsd"]
     weights = args.out / "inherited" / key / f"{spec.signature[:16]}.pt"
     if not weights.is_file():
         weights.parent.mkdir(parents=True, exist_ok=True)
@@ -422,7 +421,7 @@ def finetune(scorer: SupernetScorer, spec: ArchSpec, key: str, args: argparse.Na
         init_from=str(weights),
     )
     ladder = dataclasses.replace(ladder, trainer=trainer, rungs=tuple(rungs))
-    evaluator = fidelity._evaluator(ladder, args.seed, str(args.runs_dir))
+    evaluator = bench_fidelity._evaluator(ladder, args.seed, str(args.runs_dir))
     result = evaluator.proxy_train(spec, rungs[-1])
     scored = {str(row["step"]): row.get("top1") for row in result.history}
     return {str(r): scored[str(r)] for r in rungs if scored.get(str(r)) is not None}
